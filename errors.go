@@ -1,0 +1,79 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// SCIM error types (RFC 7644 §3.12, Table 9).
+const (
+	ErrTypeInvalidFilter = "invalidFilter"
+	ErrTypeTooMany       = "tooMany"
+	ErrTypeUniqueness    = "uniqueness"
+	ErrTypeMutability    = "mutability"
+	ErrTypeInvalidSyntax = "invalidSyntax"
+	ErrTypeInvalidPath   = "invalidPath"
+	ErrTypeNoTarget      = "noTarget"
+	ErrTypeInvalidValue  = "invalidValue"
+	ErrTypeInvalidVers   = "invalidVers"
+	ErrTypeSensitive     = "sensitive"
+)
+
+// Error is a SCIM error response (RFC 7644 §3.12). Handlers write it with
+// the Error schema; Status travels as a string in the body, as the RFC says.
+type Error struct {
+	Status   int
+	ScimType string
+	Detail   string
+	// Err is the underlying cause, if any; it is never sent to the client.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("scim: %d", e.Status)
+	if e.ScimType != "" {
+		s += " " + e.ScimType
+	}
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// newError returns a SCIM error with a formatted detail.
+func newError(status int, scimType, format string, args ...any) *Error {
+	return &Error{Status: status, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(scimType, format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, scimType, format, args...)
+}
+
+// toError maps any error to the SCIM error sent to the client: an *Error
+// as it is, store sentinels to their statuses, anything else to a 500 whose
+// detail does not leak the cause.
+func toError(err error) *Error {
+	var se *Error
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Detail: "resource not found", Err: err}
+	case errors.Is(err, ErrVersionMismatch):
+		return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match", Err: err}
+	case errors.Is(err, ErrUniqueness):
+		return &Error{Status: http.StatusConflict, ScimType: ErrTypeUniqueness, Detail: "one or more attribute values are already in use", Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "request cancelled or timed out", Err: err}
+	default:
+		return &Error{Status: http.StatusInternalServerError, Detail: "internal server error", Err: err}
+	}
+}

@@ -1,0 +1,162 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors a Store returns. The handler maps them to SCIM errors;
+// stores may wrap them with %w to add detail.
+var (
+	// ErrNotFound: no resource of that type and id in the tenant.
+	ErrNotFound = errors.New("scim: resource not found")
+	// ErrVersionMismatch: the stored version is not the one the caller expected.
+	ErrVersionMismatch = errors.New("scim: resource version mismatch")
+	// ErrUniqueness: another resource of the type already holds one of the
+	// resource's unique keys.
+	ErrUniqueness = errors.New("scim: uniqueness violation")
+)
+
+// Store keeps resources. It knows nothing of SCIM beyond what the types in
+// this file hand it: the Handler parses, validates, patches and projects;
+// the Store persists, enforces compare-and-swap and uniqueness, and answers
+// queries.
+//
+// Every method reads the tenant from the context (see TenantFrom) and works
+// only inside it. Implementations must be safe for concurrent use and must
+// not retain or modify the *Resource values passed in or handed out.
+// Run storetest.Run against an implementation to check it.
+type Store interface {
+	// Create stores a new resource. The handler has set ID, Meta.Created and
+	// Meta.LastModified; the store sets Meta.Version and returns the stored
+	// resource. A clash on any of res.Unique is ErrUniqueness.
+	Create(ctx context.Context, res *Resource) (*Resource, error)
+
+	// Get returns the resource, or ErrNotFound.
+	Get(ctx context.Context, resourceType, id string) (*Resource, error)
+
+	// Replace overwrites the resource's attributes and Meta.LastModified if
+	// its stored version equals expectedVersion ("" matches any version),
+	// else ErrVersionMismatch. It assigns a new Meta.Version, keeps
+	// Meta.Created, and returns the stored resource.
+	Replace(ctx context.Context, res *Resource, expectedVersion string) (*Resource, error)
+
+	// Delete removes the resource if its version equals expectedVersion (""
+	// matches any). Deleting a User also removes it from every Group's members.
+	Delete(ctx context.Context, resourceType, id, expectedVersion string) error
+
+	// Query returns one page of the resources of a type that match q.Filter,
+	// in q's order, with the number of matches before paging.
+	Query(ctx context.Context, resourceType string, q Query) (*Page, error)
+}
+
+// Resource is one stored resource: a User, a Group or any other type the
+// handler serves.
+type Resource struct {
+	// Type is the resource type's name, for example "User".
+	Type string
+	// ID is the server-assigned identifier.
+	ID string
+	// Attributes holds every attribute but id, schemas and meta, by canonical
+	// name: core attributes at the top level, extension attributes in a map
+	// under the extension's schema URN. Values are the JSON kinds: string
+	// (also for dateTime, reference and binary), bool, int64, float64,
+	// map[string]any and []any.
+	//
+	// A store returning a User fills "groups" from the Groups whose
+	// "members" hold its id (value, display and type "direct"); the handler
+	// never stores it.
+	Attributes map[string]any
+	// Meta carries the times and version of the resource.
+	Meta Meta
+	// Unique lists the values no other resource of the same type in the
+	// tenant may hold. The handler fills it on Create and Replace; a store
+	// enforces it atomically with the write and need not persist it.
+	Unique []UniqueKey
+}
+
+// Meta is the part of a resource's meta attribute a store keeps.
+type Meta struct {
+	Created      time.Time
+	LastModified time.Time
+	// Version is an opaque token that changes on every write. The handler
+	// serves it as a weak ETag.
+	Version string
+}
+
+// UniqueKey is one attribute value that must be unique within a resource
+// type and tenant. Value is already normalised: lowercased for attributes
+// that are not case-exact.
+type UniqueKey struct {
+	Attribute string
+	Value     string
+}
+
+// Query asks a store for one page of resources.
+type Query struct {
+	// Filter selects resources; nil selects all. Attribute paths in it are
+	// canonical and carry their type and case rules, so Matches evaluates it
+	// without a schema.
+	Filter Filter
+	// SortBy orders the matches; nil leaves the store's own stable order
+	// (the same on every call, so paging sees each resource once).
+	SortBy *AttrPath
+	// Descending reverses SortBy.
+	Descending bool
+	// StartIndex is the 1-based index of the first match to return (>= 1).
+	StartIndex int
+	// Count is the largest number of resources to return (>= 0); with 0 the
+	// page carries only TotalResults.
+	Count int
+	// Attributes and ExcludedAttributes are the client's projection, as
+	// hints: a store may leave out what is not asked for, never more.
+	Attributes         []AttrPath
+	ExcludedAttributes []AttrPath
+}
+
+// Page is a store's answer to a Query.
+type Page struct {
+	// Resources is the page, at most Query.Count long.
+	Resources []*Resource
+	// TotalResults is the number of matches before paging.
+	TotalResults int
+}
+
+// Clone returns a deep copy of r; stores use it to keep their data apart
+// from their callers'.
+func (r *Resource) Clone() *Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Attributes = cloneMap(r.Attributes)
+	c.Unique = append([]UniqueKey(nil), r.Unique...)
+	return &c
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = cloneValue(v)
+	}
+	return c
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v)
+	case []any:
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = cloneValue(e)
+		}
+		return c
+	default:
+		return v
+	}
+}
