@@ -1,0 +1,179 @@
+package scim
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// maxWriteRetries bounds the read-modify-write loop of a write without
+// If-Match that keeps losing the compare-and-swap to concurrent writers.
+const maxWriteRetries = 64
+
+func (h *Handler) create(req *request, rt *resourceType) error {
+	body, err := readObject(req.r, h.maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	attrs, err := h.decoder(rt).resource(body)
+	if err != nil {
+		return err
+	}
+	now := h.now().UTC()
+	res := &Resource{
+		Type:       rt.Name,
+		ID:         newID(),
+		Attributes: attrs,
+		Meta:       Meta{Created: now, LastModified: now},
+		Unique:     rt.uniqueKeys(attrs),
+	}
+	stored, err := h.store.Create(req.r.Context(), res)
+	if err != nil {
+		return err
+	}
+	req.w.Header().Set("Location", req.base+rt.Endpoint+"/"+stored.ID)
+	return h.writeResource(req, rt, stored, http.StatusCreated)
+}
+
+func (h *Handler) get(req *request, rt *resourceType, id string) error {
+	res, err := h.store.Get(req.r.Context(), rt.Name, id)
+	if err != nil {
+		return err
+	}
+	if inm := req.r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Meta.Version) {
+		req.w.Header().Set("ETag", etag(res.Meta.Version))
+		req.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	return h.writeResource(req, rt, res, http.StatusOK)
+}
+
+// replace is PUT (RFC 7644 §3.5.1).
+func (h *Handler) replace(req *request, rt *resourceType, id string) error {
+	body, err := readObject(req.r, h.maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	dec := h.decoder(rt)
+	attrs, err := dec.resource(body)
+	if err != nil {
+		return err
+	}
+	stored, err := h.update(req, rt, id, func(old *Resource) (map[string]any, error) {
+		repl := cloneMap(attrs)
+		if err := dec.carryOver(old.Attributes, repl); err != nil {
+			return nil, err
+		}
+		return repl, nil
+	})
+	if err != nil {
+		return err
+	}
+	return h.writeResource(req, rt, stored, http.StatusOK)
+}
+
+// update is the read → change → conditional write cycle behind PUT and
+// PATCH. With If-Match the client's version must be current (else 412);
+// without it a lost compare-and-swap is retried on a fresh read, so
+// concurrent writers never lose each other's changes. A change that leaves
+// the attributes as they were writes nothing: meta is not touched.
+func (h *Handler) update(req *request, rt *resourceType, id string, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
+	ctx := req.r.Context()
+	ifMatch := req.r.Header.Get("If-Match")
+	for attempt := 0; ; attempt++ {
+		old, err := h.store.Get(ctx, rt.Name, id)
+		if err != nil {
+			return nil, err
+		}
+		if ifMatch != "" && !etagMatches(ifMatch, old.Meta.Version) {
+			return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: ErrVersionMismatch}
+		}
+		attrs, err := change(old)
+		if err != nil {
+			return nil, err
+		}
+		if jsonEqual(rt.stored(old.Attributes), attrs) {
+			return old, nil
+		}
+		res := &Resource{
+			Type:       rt.Name,
+			ID:         old.ID,
+			Attributes: attrs,
+			Meta:       Meta{Created: old.Meta.Created, LastModified: h.now().UTC()},
+			Unique:     rt.uniqueKeys(attrs),
+		}
+		stored, err := h.store.Replace(ctx, res, old.Meta.Version)
+		if errors.Is(err, ErrVersionMismatch) && ifMatch == "" && attempt < maxWriteRetries {
+			continue
+		}
+		if errors.Is(err, ErrVersionMismatch) {
+			return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
+		}
+		return stored, err
+	}
+}
+
+// stored returns attrs without what a store computes (readOnly attributes
+// such as User.groups), for comparing a stored resource with a new version.
+func (rt *resourceType) stored(attrs map[string]any) map[string]any {
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if d := rt.core.attr(k); d != nil && d.mutability == "readOnly" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func (h *Handler) delete(req *request, rt *resourceType, id string) error {
+	version := ""
+	if im := req.r.Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
+		res, err := h.store.Get(req.r.Context(), rt.Name, id)
+		if err != nil {
+			return err
+		}
+		if !etagMatches(im, res.Meta.Version) {
+			return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: ErrVersionMismatch}
+		}
+		version = res.Meta.Version
+	}
+	if err := h.store.Delete(req.r.Context(), rt.Name, id, version); err != nil {
+		return err
+	}
+	req.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeResource sends one resource, projected by the request's attributes
+// and excludedAttributes parameters, with its ETag.
+func (h *Handler) writeResource(req *request, rt *resourceType, res *Resource, status int) error {
+	q := req.r.URL.Query()
+	p := rt.parseProjection(splitList(queryParam(q, "attributes")), splitList(queryParam(q, "excludedAttributes")))
+	if v := etag(res.Meta.Version); v != "" {
+		req.w.Header().Set("ETag", v)
+	}
+	writeJSON(req.w, status, rt.render(res, req.base, p))
+	return nil
+}
+
+func (h *Handler) decoder(rt *resourceType) decoder {
+	return decoder{rt: rt, strict: h.strict}
+}
+
+// etagMatches reports whether an If-Match or If-None-Match header value
+// names version. Weak and strong forms match alike (RFC 7644 §3.14 uses
+// weak ETags).
+func etagMatches(header, version string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		t = strings.TrimPrefix(t, "W/")
+		if strings.Trim(t, `"`) == version && version != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,488 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// readJSON decodes a request body of at most limit bytes into a JSON value,
+// keeping numbers exact (json.Number).
+func readJSON(r *http.Request, limit int64) (any, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, badRequest(ErrTypeInvalidSyntax, "cannot read request body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, ScimType: ErrTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, badRequest(ErrTypeInvalidSyntax, "request body holds more than one JSON value")
+	}
+	return v, nil
+}
+
+// readObject is readJSON for bodies that must be a JSON object.
+func readObject(r *http.Request, limit int64) (map[string]any, error) {
+	v, err := readJSON(r, limit)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, badRequest(ErrTypeInvalidSyntax, "request body must be a JSON object")
+	}
+	return m, nil
+}
+
+// decoder turns client JSON into stored attributes for one resource type:
+// canonical names, values of the attribute's type, readOnly attributes
+// dropped. Lenient mode accepts what Entra ID and Okta send beyond the RFC.
+type decoder struct {
+	rt     *resourceType
+	strict bool
+}
+
+// resource decodes a POST or PUT body into Resource.Attributes.
+// id, meta and schemas are the server's and are ignored.
+func (d decoder) resource(body map[string]any) (map[string]any, error) {
+	if err := d.checkSchemas(body); err != nil {
+		return nil, err
+	}
+	attrs := map[string]any{}
+	for key, raw := range body {
+		switch strings.ToLower(key) {
+		case "schemas", "id", "meta":
+			continue
+		}
+		if ext := d.rt.schemaByURN(key); ext != nil && ext != d.rt.core {
+			obj, ok := raw.(map[string]any)
+			if raw == nil {
+				continue
+			}
+			if !ok {
+				return nil, badRequest(ErrTypeInvalidValue, "extension %q must be a JSON object", ext.urn)
+			}
+			sub := map[string]any{}
+			for k, v := range obj {
+				if err := d.put(sub, ext.attr(k), k, v); err != nil {
+					return nil, err
+				}
+			}
+			if len(sub) > 0 {
+				attrs[ext.urn] = sub
+			}
+			continue
+		}
+		def := d.rt.core.attr(key)
+		if def == nil {
+			def = d.rt.common.attr(key)
+		}
+		if err := d.put(attrs, def, key, raw); err != nil {
+			return nil, err
+		}
+	}
+	return attrs, d.checkRequired(attrs)
+}
+
+// put stores the decoded value of one attribute in m under its canonical
+// name. Unknown attributes are an error in strict mode and dropped
+// otherwise; readOnly ones are dropped (RFC 7643 §2.2: the server ignores
+// them); null removes the attribute.
+func (d decoder) put(m map[string]any, def *attrDef, key string, raw any) error {
+	if def == nil {
+		if d.strict {
+			return badRequest(ErrTypeInvalidValue, "unknown attribute %q", key)
+		}
+		return nil
+	}
+	if def.mutability == "readOnly" {
+		return nil
+	}
+	v, err := d.value(def, raw)
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		delete(m, def.name)
+		return nil
+	}
+	m[def.name] = v
+	return nil
+}
+
+// value decodes the value of one attribute, multi-valued or not. It returns
+// nil for null, an empty array or an empty complex value: all mean
+// "unassigned" (RFC 7643 §2.5).
+func (d decoder) value(def *attrDef, raw any) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	if !def.multi {
+		if arr, ok := raw.([]any); ok && def.typ == TypeComplex && !d.strict {
+			// Entra ID sends single-valued complex values (manager) as an array.
+			switch len(arr) {
+			case 0:
+				return nil, nil
+			case 1:
+				raw = arr[0]
+			}
+		}
+		return d.single(def, raw)
+	}
+	arr, ok := raw.([]any)
+	if !ok {
+		if d.strict {
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is multi-valued and needs an array", def.name)
+		}
+		arr = []any{raw}
+	}
+	out := make([]any, 0, len(arr))
+	primary := false
+	for _, e := range arr {
+		v, err := d.single(def, e)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		if m, ok := v.(map[string]any); ok && m["primary"] == true {
+			if primary {
+				if d.strict {
+					return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
+				}
+				delete(m, "primary") // keep the first primary value
+			}
+			primary = true
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// single decodes one value of an attribute.
+func (d decoder) single(def *attrDef, raw any) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	if def.typ == TypeComplex {
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			if s, isStr := raw.(string); isStr && !d.strict && def.sub("value") != nil {
+				// A bare id for a complex value with a "value" sub-attribute:
+				// Entra ID's members and manager.
+				obj = map[string]any{"value": s}
+			} else {
+				return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a JSON object", def.name)
+			}
+		}
+		out := map[string]any{}
+		for k, v := range obj {
+			sub := def.sub(k)
+			if sub == nil && !d.strict {
+				sub = def.alias(k)
+			}
+			if sub == nil {
+				if d.strict {
+					return nil, badRequest(ErrTypeInvalidValue, "unknown sub-attribute %q of %q", k, def.name)
+				}
+				continue
+			}
+			if sub.mutability == "readOnly" {
+				continue
+			}
+			sv, err := d.single(sub, v)
+			if err != nil {
+				return nil, err
+			}
+			if sv != nil {
+				out[sub.name] = sv
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	return d.simple(def, raw)
+}
+
+// simple decodes a value of a simple type.
+func (d decoder) simple(def *attrDef, raw any) (any, error) {
+	bad := func() (any, error) {
+		return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a %s value, got %s", def.name, def.typ, jsonKind(raw))
+	}
+	switch def.typ {
+	case TypeString, TypeReference:
+		s, ok := raw.(string)
+		if !ok {
+			return bad()
+		}
+		return s, nil
+	case TypeBinary:
+		s, ok := raw.(string)
+		if !ok {
+			return bad()
+		}
+		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+			if _, err := base64.RawStdEncoding.DecodeString(s); err != nil {
+				return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs base64 data", def.name)
+			}
+		}
+		return s, nil
+	case TypeBoolean:
+		switch v := raw.(type) {
+		case bool:
+			return v, nil
+		case string:
+			if !d.strict { // Entra ID sends "True" and "False".
+				if b, ok := parseBoolString(v); ok {
+					return b, nil
+				}
+			}
+		}
+		return bad()
+	case TypeInteger:
+		n, ok := d.number(raw)
+		if !ok {
+			return bad()
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs an integer, got %s", def.name, n)
+		}
+		return i, nil
+	case TypeDecimal:
+		n, ok := d.number(raw)
+		if !ok {
+			return bad()
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a decimal, got %s", def.name, n)
+		}
+		return f, nil
+	case TypeDateTime:
+		s, ok := raw.(string)
+		if !ok {
+			return bad()
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs an RFC 3339 date-time, got %q", def.name, s)
+		}
+		return s, nil
+	}
+	return bad()
+}
+
+// number accepts a JSON number, and in lenient mode a numeric string.
+func (d decoder) number(raw any) (json.Number, bool) {
+	switch v := raw.(type) {
+	case json.Number:
+		return v, true
+	case float64:
+		return json.Number(strconv.FormatFloat(v, 'g', -1, 64)), true
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10)), true
+	case string:
+		if !d.strict {
+			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return json.Number(strings.TrimSpace(v)), true
+			}
+		}
+	}
+	return "", false
+}
+
+// alias maps a sub-attribute name clients use by mistake to the one the
+// schema has: "displayName" for "display" (sent for group members).
+func (a *attrDef) alias(name string) *attrDef {
+	if strings.EqualFold(name, "displayName") {
+		return a.sub("display")
+	}
+	return nil
+}
+
+func parseBoolString(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64, int64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return "an unknown value"
+}
+
+// checkSchemas verifies the body's "schemas". Strict mode requires it and
+// the core schema in it; every URN listed must belong to the resource type.
+func (d decoder) checkSchemas(body map[string]any) error {
+	var raw any
+	found := false
+	for k, v := range body {
+		if strings.EqualFold(k, "schemas") {
+			raw, found = v, true
+		}
+	}
+	if !found {
+		if d.strict {
+			return badRequest(ErrTypeInvalidValue, "the request has no \"schemas\"")
+		}
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return badRequest(ErrTypeInvalidValue, "\"schemas\" must be an array of URNs")
+	}
+	core := false
+	for _, u := range list {
+		s, ok := u.(string)
+		if !ok {
+			return badRequest(ErrTypeInvalidValue, "\"schemas\" must be an array of URNs")
+		}
+		sd := d.rt.schemaByURN(s)
+		if sd == nil {
+			if d.strict {
+				return badRequest(ErrTypeInvalidValue, "schema %q is not one of resource type %s", s, d.rt.Name)
+			}
+			continue
+		}
+		core = core || sd == d.rt.core
+	}
+	if !core && d.strict {
+		return badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", d.rt.core.urn)
+	}
+	return nil
+}
+
+// checkRequired verifies that required attributes and extensions are
+// present (RFC 7643 §2.2 "required").
+func (d decoder) checkRequired(attrs map[string]any) error {
+	for _, a := range d.rt.core.attrs {
+		if a.required && a.mutability != "readOnly" && attrs[a.name] == nil {
+			return badRequest(ErrTypeInvalidValue, "attribute %q is required", a.name)
+		}
+	}
+	for _, e := range d.rt.extensions {
+		ext, present := attrs[e.urn].(map[string]any)
+		if d.rt.required[e.urn] && !present {
+			return badRequest(ErrTypeInvalidValue, "extension %q is required", e.urn)
+		}
+		for _, a := range e.attrs {
+			if present && a.required && a.mutability != "readOnly" && ext[a.name] == nil {
+				return badRequest(ErrTypeInvalidValue, "attribute %q of %q is required", a.name, e.urn)
+			}
+		}
+	}
+	return nil
+}
+
+// errImmutable reports a change to an immutable attribute.
+var errImmutable = errors.New("immutable attribute changed")
+
+// carryOver applies RFC 7644 §3.5.1 to a replacement: immutable attributes
+// may be set once and not changed, and writeOnly ones the client cannot
+// read back (passwords) are kept when the client leaves them out.
+func (d decoder) carryOver(old, repl map[string]any) error {
+	check := func(defs []*attrDef, o, n map[string]any, where string) error {
+		for _, a := range defs {
+			ov, had := o[a.name]
+			nv, has := n[a.name]
+			switch a.mutability {
+			case "immutable":
+				if had && has && !jsonEqual(ov, nv) {
+					return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: "attribute " + where + a.name + " is immutable", Err: errImmutable}
+				}
+				if had && !has {
+					n[a.name] = cloneValue(ov)
+				}
+			case "writeOnly":
+				if had && !has {
+					n[a.name] = cloneValue(ov)
+				}
+			}
+		}
+		return nil
+	}
+	if err := check(append(d.rt.core.attrs, d.rt.common.attrs...), old, repl, ""); err != nil {
+		return err
+	}
+	for _, e := range d.rt.extensions {
+		o, _ := old[e.urn].(map[string]any)
+		n, _ := repl[e.urn].(map[string]any)
+		if o == nil {
+			continue
+		}
+		if n == nil {
+			n = map[string]any{}
+		}
+		if err := check(e.attrs, o, n, e.urn+":"); err != nil {
+			return err
+		}
+		if len(n) > 0 {
+			repl[e.urn] = n
+		}
+	}
+	return nil
+}
+
+// uniqueKeys lists the values of attrs the store must keep unique.
+func (rt *resourceType) uniqueKeys(attrs map[string]any) []UniqueKey {
+	var keys []UniqueKey
+	for _, p := range rt.uniqueAttrs {
+		m := attrs
+		if p.URN != "" {
+			m, _ = attrs[p.URN].(map[string]any)
+		}
+		s, ok := m[p.Name].(string)
+		if !ok {
+			continue
+		}
+		if !p.CaseExact {
+			s = strings.ToLower(s)
+		}
+		keys = append(keys, UniqueKey{Attribute: p.String(), Value: s})
+	}
+	return keys
+}
+
+// jsonEqual compares two decoded attribute values.
+func jsonEqual(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}

@@ -1,0 +1,275 @@
+package scim
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// listRequest is a list or search request (RFC 7644 §3.4.2, §3.4.3) as
+// the client sent it.
+type listRequest struct {
+	filter     string
+	sortBy     string
+	sortOrder  string
+	startIndex int
+	count      int // -1: not given
+	attributes []string
+	excluded   []string
+}
+
+// queryParam returns a query parameter, matching its name case-insensitively.
+func queryParam(q url.Values, name string) string {
+	if v, ok := q[name]; ok {
+		return v[0]
+	}
+	for k, v := range q {
+		if strings.EqualFold(k, name) {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ { // commas inside [...] do not split
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+func parseIntParam(name, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, badRequest(ErrTypeInvalidValue, "%s must be an integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+func listRequestFromQuery(q url.Values) (listRequest, error) {
+	lr := listRequest{
+		filter:     queryParam(q, "filter"),
+		sortBy:     queryParam(q, "sortBy"),
+		sortOrder:  queryParam(q, "sortOrder"),
+		startIndex: 1,
+		count:      -1,
+		attributes: splitList(queryParam(q, "attributes")),
+		excluded:   splitList(queryParam(q, "excludedAttributes")),
+	}
+	var err error
+	if v := queryParam(q, "startIndex"); v != "" {
+		if lr.startIndex, err = parseIntParam("startIndex", v); err != nil {
+			return lr, err
+		}
+	}
+	if v := queryParam(q, "count"); v != "" {
+		if lr.count, err = parseIntParam("count", v); err != nil {
+			return lr, err
+		}
+	}
+	return lr, nil
+}
+
+// searchBody is the body of POST /.search (RFC 7644 §3.4.3).
+type searchBody struct {
+	Schemas            []string        `json:"schemas"`
+	Attributes         json.RawMessage `json:"attributes"`
+	ExcludedAttributes json.RawMessage `json:"excludedAttributes"`
+	Filter             string          `json:"filter"`
+	SortBy             string          `json:"sortBy"`
+	SortOrder          string          `json:"sortOrder"`
+	StartIndex         *int            `json:"startIndex"`
+	Count              *int            `json:"count"`
+}
+
+func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
+	v, err := readJSON(r, h.maxBodyBytes)
+	if err != nil {
+		return listRequest{}, err
+	}
+	raw, _ := json.Marshal(v)
+	var sb searchBody
+	if err := json.Unmarshal(raw, &sb); err != nil {
+		return listRequest{}, badRequest(ErrTypeInvalidSyntax, "invalid search request: %v", err)
+	}
+	if h.strict && !containsFold(sb.Schemas, SearchRequestSchema) {
+		return listRequest{}, badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", SearchRequestSchema)
+	}
+	lr := listRequest{filter: sb.Filter, sortBy: sb.SortBy, sortOrder: sb.SortOrder, startIndex: 1, count: -1}
+	if sb.StartIndex != nil {
+		lr.startIndex = *sb.StartIndex
+	}
+	if sb.Count != nil {
+		lr.count = *sb.Count
+	}
+	if lr.attributes, err = stringList(sb.Attributes, "attributes"); err != nil {
+		return lr, err
+	}
+	if lr.excluded, err = stringList(sb.ExcludedAttributes, "excludedAttributes"); err != nil {
+		return lr, err
+	}
+	return lr, nil
+}
+
+// stringList accepts an array of strings or, leniently, one comma-separated
+// string, as the query form has it.
+func stringList(raw json.RawMessage, name string) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return splitList(s), nil
+	}
+	return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
+}
+
+func containsFold(list []string, s string) bool {
+	for _, e := range list {
+		if strings.EqualFold(e, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) serveList(req *request, rt *resourceType) error {
+	lr, err := listRequestFromQuery(req.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	return h.writeList(req, []*resourceType{rt}, lr)
+}
+
+func (h *Handler) serveSearch(req *request, rt *resourceType) error {
+	lr, err := h.listRequestFromBody(req.r)
+	if err != nil {
+		return err
+	}
+	types := h.types
+	if rt != nil {
+		types = []*resourceType{rt}
+	}
+	return h.writeList(req, types, lr)
+}
+
+// typeQuery is a listRequest resolved against one resource type.
+type typeQuery struct {
+	rt    *resourceType
+	query Query
+	proj  projection
+}
+
+// writeList answers a list or search over one or more resource types. Over
+// several (a search at the root) each type's matches follow the previous
+// type's, each type sorted on its own; a type the filter's attributes do
+// not belong to has no matches.
+func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest) error {
+	ctx := req.r.Context()
+	startIndex := max(lr.startIndex, 1)
+	count := lr.count
+	if count < 0 || count > h.maxResults {
+		count = h.maxResults
+	}
+	var queries []typeQuery
+	var firstErr error
+	for _, rt := range types {
+		tq, err := h.resolveList(rt, lr)
+		if err != nil {
+			var pe *pathError
+			if len(types) > 1 && errors.As(err, &pe) {
+				firstErr = err
+				continue
+			}
+			return err
+		}
+		tq.query.StartIndex, tq.query.Count = startIndex, count
+		queries = append(queries, tq)
+	}
+	if len(queries) == 0 && firstErr != nil {
+		return firstErr
+	}
+
+	resources := []map[string]any{}
+	total := 0
+	skip := startIndex - 1 // matches of earlier types still to skip
+	for _, tq := range queries {
+		q := tq.query
+		if len(queries) > 1 {
+			// Page across types: this type's window starts after what the
+			// earlier types' matches covered.
+			q.StartIndex = skip + 1
+			q.Count = count - len(resources)
+		}
+		page, err := h.store.Query(ctx, tq.rt.Name, q)
+		if err != nil {
+			return err
+		}
+		total += page.TotalResults
+		skip = max(skip-page.TotalResults, 0)
+		for _, res := range page.Resources {
+			if len(resources) >= count {
+				break
+			}
+			resources = append(resources, tq.rt.render(res, req.base, tq.proj))
+		}
+	}
+	writeJSON(req.w, http.StatusOK, listResponse(resources, total, startIndex))
+	return nil
+}
+
+// resolveList parses a list request's filter, sort and projection against
+// a resource type.
+func (h *Handler) resolveList(rt *resourceType, lr listRequest) (typeQuery, error) {
+	tq := typeQuery{rt: rt, proj: rt.parseProjection(lr.attributes, lr.excluded)}
+	tq.query.Attributes, tq.query.ExcludedAttributes = tq.proj.paths, tq.proj.exPaths
+	if strings.TrimSpace(lr.filter) != "" {
+		f, err := rt.parseFilter(lr.filter, h.strict)
+		if err != nil {
+			return tq, err
+		}
+		tq.query.Filter = f
+	}
+	if lr.sortBy != "" {
+		p, _, err := rt.resolve(lr.sortBy)
+		if err != nil {
+			return tq, &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "sortBy: " + err.Error(), Err: err}
+		}
+		if p.Type == TypeComplex {
+			if sub, _, err := rt.resolve(lr.sortBy + ".value"); err == nil {
+				p = sub
+			}
+		}
+		tq.query.SortBy = &p
+	}
+	switch strings.ToLower(lr.sortOrder) {
+	case "", "ascending":
+	case "descending":
+		tq.query.Descending = true
+	default:
+		return tq, badRequest(ErrTypeInvalidValue, "sortOrder must be \"ascending\" or \"descending\", got %q", lr.sortOrder)
+	}
+	return tq, nil
+}

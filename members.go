@@ -1,0 +1,91 @@
+package scim
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// membershipChange recognises a PATCH that only adds members (`add` with
+// path "members") and removes them (`remove` with path
+// `members[value eq "id"]`, or leniently path "members" with the values to
+// remove) when the store can apply such a change natively.
+func (h *Handler) membershipChange(rt *resourceType, ops []patchOp) (MembershipChange, bool) {
+	var change MembershipChange
+	if _, ok := h.store.(MembershipPatcher); !ok {
+		return change, false
+	}
+	def := rt.core.attr("members")
+	if def == nil || !def.multi || def.sub("value") == nil {
+		return change, false
+	}
+	dec := h.decoder(rt)
+	added, removed := map[string]bool{}, map[string]bool{}
+	for _, op := range ops {
+		if op.path == nil || op.path.def != def || op.path.sub != nil {
+			return change, false
+		}
+		switch {
+		case op.op == "add" && op.path.filter == nil:
+			vals, err := dec.value(def, op.value)
+			if err != nil {
+				return change, false // the full path reports the error
+			}
+			list, _ := vals.([]any)
+			for _, v := range list {
+				m, _ := v.(map[string]any)
+				id, _ := m["value"].(string)
+				if id == "" || removed[id] {
+					return change, false
+				}
+				added[id] = true
+				change.Add = append(change.Add, m)
+			}
+		case op.op == "remove" && op.path.filter != nil && !h.strict:
+			c, ok := op.path.filter.(*CompareExpr)
+			id, isStr := c.Value.(string)
+			if !ok || c.Op != OpEqual || !strings.EqualFold(c.Path.Sub, "value") || !isStr || added[id] {
+				return change, false
+			}
+			removed[id] = true
+			change.Remove = append(change.Remove, id)
+		case op.op == "remove" && op.hasValue && op.value != nil && !h.strict:
+			vals, err := dec.value(def, op.value)
+			if err != nil {
+				return change, false
+			}
+			list, _ := vals.([]any)
+			for _, v := range list {
+				m, _ := v.(map[string]any)
+				id, _ := m["value"].(string)
+				if id == "" || added[id] {
+					return change, false
+				}
+				removed[id] = true
+				change.Remove = append(change.Remove, id)
+			}
+		default:
+			return change, false
+		}
+	}
+	return change, true
+}
+
+// patchMembers applies a membership change through the store's
+// MembershipPatcher. The resource it returns carries only ID and Meta.
+func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change MembershipChange) (*Resource, error) {
+	version := ""
+	if im := strings.TrimSpace(req.r.Header.Get("If-Match")); im != "" && im != "*" {
+		first, _, _ := strings.Cut(im, ",")
+		version = strings.Trim(strings.TrimPrefix(strings.TrimSpace(first), "W/"), `"`)
+	}
+	change.LastModified = h.now().UTC()
+	meta, err := h.store.(MembershipPatcher).PatchMembers(req.r.Context(), rt.Name, id, change, version)
+	if errors.Is(err, ErrVersionMismatch) {
+		return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{Type: rt.Name, ID: id, Meta: meta}, nil
+}

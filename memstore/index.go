@@ -1,0 +1,242 @@
+package memstore
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/scimkit/scim"
+)
+
+// fold maps s to a key that two strings share whenever they are equal
+// ignoring case, under either strings.EqualFold or strings.ToLower: each
+// rune becomes the lower case of its upper case, which is the same for every
+// rune of a Unicode simple case-folding orbit. Strings already in that form,
+// such as lowercase ASCII, come back unchanged and unallocated.
+func fold(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			return strings.Map(foldRune, s)
+		}
+	}
+	return s
+}
+
+func foldRune(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }
+
+// smallPosting is the size up to which a posting keeps a slice rather than
+// a set: most values (a userName, an externalId, a user's groups) are held
+// by one or a few resources.
+const smallPosting = 16
+
+// posting is the set of entries holding one value of an indexed attribute.
+type posting struct {
+	list []*entry            // used while set is nil
+	set  map[*entry]struct{} // used once the posting has grown large
+}
+
+func (p *posting) add(e *entry) {
+	if p.set != nil {
+		p.set[e] = struct{}{}
+		return
+	}
+	for _, x := range p.list {
+		if x == e {
+			return
+		}
+	}
+	if len(p.list) < smallPosting {
+		p.list = append(p.list, e)
+		return
+	}
+	p.set = make(map[*entry]struct{}, 2*smallPosting)
+	for _, x := range p.list {
+		p.set[x] = struct{}{}
+	}
+	p.set[e] = struct{}{}
+	p.list = nil
+}
+
+func (p *posting) remove(e *entry) {
+	if p.set != nil {
+		delete(p.set, e)
+		return
+	}
+	for i, x := range p.list {
+		if x == e {
+			last := len(p.list) - 1
+			p.list[i] = p.list[last]
+			p.list[last] = nil
+			p.list = p.list[:last]
+			return
+		}
+	}
+}
+
+func (p *posting) len() int {
+	if p.set != nil {
+		return len(p.set)
+	}
+	return len(p.list)
+}
+
+// appendTo appends the entries of p to dst, in no particular order.
+func (p *posting) appendTo(dst []*entry) []*entry {
+	if p.set != nil {
+		for e := range p.set {
+			dst = append(dst, e)
+		}
+		return dst
+	}
+	return append(dst, p.list...)
+}
+
+// attrIndex maps the string values of one attribute of a resource type to
+// the entries holding them. Values are kept exactly as stored, so a
+// case-exact lookup is one map access; values that differ from their case
+// fold are also listed under it in variants, so a case-insensitive lookup
+// finds every spelling without lowercasing the whole index.
+type attrIndex struct {
+	// name is the top-level attribute; sub is the sub-attribute of each
+	// value of a multi-valued complex attribute, or "" for a single string.
+	name, sub string
+	exact     map[string]*posting
+	variants  map[string]map[string]struct{} // fold(v) → values v != fold(v)
+}
+
+func newAttrIndex(name, sub string) *attrIndex {
+	return &attrIndex{name: name, sub: sub, exact: map[string]*posting{}, variants: map[string]map[string]struct{}{}}
+}
+
+// values returns the values res holds for the indexed attribute; they may
+// repeat.
+func (x *attrIndex) values(res *scim.Resource) []string {
+	if res == nil {
+		return nil
+	}
+	v, ok := res.Attributes[x.name]
+	if !ok {
+		return nil
+	}
+	if x.sub == "" {
+		if s, ok := v.(string); ok {
+			return []string{s}
+		}
+		return nil
+	}
+	elems, _ := v.([]any)
+	out := make([]string, 0, len(elems))
+	for _, el := range elems {
+		if m, ok := el.(map[string]any); ok {
+			if s, ok := m[x.sub].(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (x *attrIndex) add(v string, e *entry) {
+	p := x.exact[v]
+	if p == nil {
+		p = &posting{}
+		x.exact[v] = p
+		if f := fold(v); f != v {
+			vs := x.variants[f]
+			if vs == nil {
+				vs = map[string]struct{}{}
+				x.variants[f] = vs
+			}
+			vs[v] = struct{}{}
+		}
+	}
+	p.add(e)
+}
+
+func (x *attrIndex) remove(v string, e *entry) {
+	p := x.exact[v]
+	if p == nil {
+		return
+	}
+	p.remove(e)
+	if p.len() > 0 {
+		return
+	}
+	delete(x.exact, v)
+	if f := fold(v); f != v {
+		if vs := x.variants[f]; vs != nil {
+			delete(vs, v)
+			if len(vs) == 0 {
+				delete(x.variants, f)
+			}
+		}
+	}
+}
+
+// reindex moves e from the values of before to those of after; either may
+// be nil. Values both hold are left alone, so replacing a large group with
+// one member more touches the index once.
+func (x *attrIndex) reindex(e *entry, before, after *scim.Resource) {
+	was, is := x.values(before), x.values(after)
+	if len(was) == 0 {
+		for _, v := range is {
+			x.add(v, e)
+		}
+		return
+	}
+	if len(was) == 1 && len(is) == 1 {
+		if was[0] != is[0] {
+			x.remove(was[0], e)
+			x.add(is[0], e)
+		}
+		return
+	}
+	kept := make(map[string]bool, len(was))
+	for _, v := range was {
+		kept[v] = false
+	}
+	for _, v := range is {
+		if _, ok := kept[v]; ok {
+			kept[v] = true
+		} else {
+			x.add(v, e)
+		}
+	}
+	for v, k := range kept {
+		if !k {
+			x.remove(v, e)
+		}
+	}
+}
+
+// lookup appends the entries holding v to dst: exactly, or ignoring case.
+// The result may hold an entry twice.
+func (x *attrIndex) lookup(dst []*entry, v string, caseExact bool) []*entry {
+	if caseExact {
+		if p := x.exact[v]; p != nil {
+			dst = p.appendTo(dst)
+		}
+		return dst
+	}
+	f := fold(v)
+	if p := x.exact[f]; p != nil {
+		dst = p.appendTo(dst)
+	}
+	for w := range x.variants[f] {
+		dst = x.exact[w].appendTo(dst)
+	}
+	return dst
+}
+
+// bySeq sorts entries into insertion order and drops duplicates.
+func bySeq(es []*entry) []*entry {
+	sort.Slice(es, func(i, j int) bool { return es[i].seq < es[j].seq })
+	out := es[:0]
+	for i, e := range es {
+		if i == 0 || e != es[i-1] {
+			out = append(out, e)
+		}
+	}
+	return out
+}

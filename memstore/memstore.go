@@ -1,0 +1,469 @@
+// Package memstore is the embedded default scim.Store: it keeps resources in
+// memory, for a single process, and loses them when the process ends.
+//
+// It is meant for development, tests, demos and hosts whose directory is
+// small enough to be provisioned again after a restart. It guarantees what
+// the scim.Store contract asks for:
+//
+//   - Safe for concurrent use. Each tenant has its own lock; reads share it.
+//   - Data is kept apart from callers: resources are deep-copied on the way
+//     in and on the way out, so mutating a passed or returned resource never
+//     changes what is stored.
+//   - Tenants (scim.TenantFrom) are fully partitioned: they never see each
+//     other's resources, and the same unique value may exist in two tenants.
+//   - Every write assigns a fresh Meta.Version, a decimal counter shared by
+//     the whole store, and Replace and Delete compare it with the caller's
+//     expected version atomically (compare-and-swap).
+//   - The unique keys of a resource (scim.Resource.Unique) are enforced
+//     atomically within its type and tenant.
+//   - Users come back with a computed "groups" attribute listing the Groups
+//     whose "members" hold them; deleting a User or a Group removes it from
+//     every Group's members.
+//   - Queries answer with the same results as scim.Matches and
+//     scim.SortResources applied to every resource. An equality filter on
+//     id, userName, externalId, a Group's displayName or a Group's
+//     members.value (alone, or as one side of an "and") is answered from an
+//     index instead of a scan. Without a sort order, resources come in
+//     insertion order, so paging sees each one exactly once.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/scimkit/scim"
+)
+
+// The resource types and attributes the store treats specially.
+const (
+	userType     = "User"
+	groupType    = "Group"
+	groupsAttr   = "groups"
+	membersAttr  = "members"
+	displayName  = "displayName"
+	compactAfter = 64 // deleted entries tolerated before a table's order is compacted
+)
+
+// Store is an in-memory scim.Store, partitioned by tenant. The zero value is
+// not usable; call New.
+type Store struct {
+	mu      sync.RWMutex
+	tenants map[string]*tenant
+	version atomic.Uint64
+	now     func() time.Time
+}
+
+var _ scim.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock the store reads when it changes a resource on its
+// own: the Meta.LastModified of a Group that loses a member because the
+// member was deleted. The default is time.Now in UTC.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		tenants: map[string]*tenant{},
+		now:     func() time.Time { return time.Now().UTC() },
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// tenant holds one tenant's resources, by type, under one lock.
+type tenant struct {
+	mu     sync.RWMutex
+	tables map[string]*table
+}
+
+// table holds the resources of one type in one tenant, with their indexes.
+type table struct {
+	byID    map[string]*entry
+	order   []*entry // insertion order; deleted entries stay until compaction
+	dead    int      // deleted entries still in order
+	nextSeq uint64
+	unique  map[scim.UniqueKey]*entry
+	indexes []*attrIndex
+	members *attrIndex // members.value, for Groups; also in indexes
+}
+
+// entry is one stored resource. res is owned by the store: it is never
+// handed out, and it is replaced or changed only under the tenant's write
+// lock.
+type entry struct {
+	seq  uint64
+	res  *scim.Resource
+	dead bool
+}
+
+func newTable(typ string) *table {
+	t := &table{
+		byID:   map[string]*entry{},
+		unique: map[scim.UniqueKey]*entry{},
+		indexes: []*attrIndex{
+			newAttrIndex("userName", ""),
+			newAttrIndex("externalId", ""),
+		},
+	}
+	if typ == groupType {
+		t.members = newAttrIndex(membersAttr, "value")
+		t.indexes = append(t.indexes, newAttrIndex(displayName, ""), t.members)
+	}
+	return t
+}
+
+// index returns the index of the attribute name (and sub-attribute sub), or nil.
+func (t *table) index(name, sub string) *attrIndex {
+	for _, x := range t.indexes {
+		if x.name == name && x.sub == sub {
+			return x
+		}
+	}
+	return nil
+}
+
+// insert adds a new entry for res, which the table now owns.
+func (t *table) insert(res *scim.Resource) *entry {
+	t.nextSeq++
+	e := &entry{seq: t.nextSeq, res: res}
+	t.byID[res.ID] = e
+	t.order = append(t.order, e)
+	for _, k := range res.Unique {
+		t.unique[k] = e
+	}
+	for _, x := range t.indexes {
+		x.reindex(e, nil, res)
+	}
+	return e
+}
+
+// update replaces the resource of e with res, which the table now owns.
+func (t *table) update(e *entry, res *scim.Resource) {
+	for _, k := range e.res.Unique {
+		if t.unique[k] == e {
+			delete(t.unique, k)
+		}
+	}
+	for _, k := range res.Unique {
+		t.unique[k] = e
+	}
+	for _, x := range t.indexes {
+		x.reindex(e, e.res, res)
+	}
+	e.res = res
+}
+
+// remove deletes e from the table and its indexes.
+func (t *table) remove(e *entry) {
+	delete(t.byID, e.res.ID)
+	for _, k := range e.res.Unique {
+		if t.unique[k] == e {
+			delete(t.unique, k)
+		}
+	}
+	for _, x := range t.indexes {
+		x.reindex(e, e.res, nil)
+	}
+	e.dead = true
+	t.dead++
+	if t.dead >= compactAfter && 2*t.dead >= len(t.order) {
+		live := make([]*entry, 0, len(t.order)-t.dead)
+		for _, x := range t.order {
+			if !x.dead {
+				live = append(live, x)
+			}
+		}
+		t.order, t.dead = live, 0
+	}
+}
+
+// checkUnique returns an error wrapping scim.ErrUniqueness when another
+// entry than self holds one of keys.
+func (t *table) checkUnique(typ string, keys []scim.UniqueKey, self *entry) error {
+	for _, k := range keys {
+		if owner, ok := t.unique[k]; ok && owner != self {
+			return fmt.Errorf("memstore: %s attribute %q: value already in use: %w", typ, k.Attribute, scim.ErrUniqueness)
+		}
+	}
+	return nil
+}
+
+// tenant returns the tenant of ctx, creating it if create is set; nil if it
+// does not exist and create is not set.
+func (s *Store) tenant(ctx context.Context, create bool) *tenant {
+	name := scim.TenantFrom(ctx)
+	s.mu.RLock()
+	t := s.tenants[name]
+	s.mu.RUnlock()
+	if t != nil || !create {
+		return t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t = s.tenants[name]; t == nil {
+		t = &tenant{tables: map[string]*table{}}
+		s.tenants[name] = t
+	}
+	return t
+}
+
+// table returns the table of typ, creating it if create is set; nil if it
+// does not exist and create is not set. The caller holds the tenant's lock
+// (the write lock to create).
+func (t *tenant) table(typ string, create bool) *table {
+	tb := t.tables[typ]
+	if tb == nil && create {
+		tb = newTable(typ)
+		t.tables[typ] = tb
+	}
+	return tb
+}
+
+// nextVersion returns a version no write of this store has had before.
+func (s *Store) nextVersion() string {
+	return strconv.FormatUint(s.version.Add(1), 10)
+}
+
+// own returns a copy of res for the store to keep: deep-copied, without the
+// computed "groups" of a User.
+func own(res *scim.Resource) *scim.Resource {
+	c := res.Clone()
+	if c.Type == userType {
+		delete(c.Attributes, groupsAttr)
+	}
+	return c
+}
+
+// groupsOf returns the computed "groups" of the user id: one value per Group
+// whose members hold id, in the Groups' insertion order; nil when none.
+// The caller holds the tenant's lock.
+func (t *tenant) groupsOf(id string) []any {
+	gt := t.tables[groupType]
+	if gt == nil {
+		return nil
+	}
+	p := gt.members.exact[id]
+	if p == nil || p.len() == 0 {
+		return nil
+	}
+	gs := bySeq(p.appendTo(nil))
+	out := make([]any, 0, len(gs))
+	for _, g := range gs {
+		v := map[string]any{"value": g.res.ID, "type": "direct"}
+		if dn, ok := g.res.Attributes[displayName].(string); ok {
+			v["display"] = dn
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// export returns a copy of res for a caller, with the computed "groups" of a
+// User when withGroups is set and res does not carry them already. The
+// caller holds the tenant's lock.
+func (t *tenant) export(res *scim.Resource, withGroups bool) *scim.Resource {
+	c := res.Clone()
+	if withGroups && c.Type == userType {
+		if _, ok := c.Attributes[groupsAttr]; !ok {
+			if gs := t.groupsOf(c.ID); gs != nil {
+				if c.Attributes == nil {
+					c.Attributes = map[string]any{}
+				}
+				c.Attributes[groupsAttr] = gs
+			}
+		}
+	}
+	return c
+}
+
+func checkResource(op string, res *scim.Resource) error {
+	switch {
+	case res == nil:
+		return fmt.Errorf("memstore: %s: nil resource", op)
+	case res.Type == "":
+		return fmt.Errorf("memstore: %s: resource has no type", op)
+	case res.ID == "":
+		return fmt.Errorf("memstore: %s %s: resource has no id", op, res.Type)
+	}
+	return nil
+}
+
+func notFound(typ, id string) error {
+	return fmt.Errorf("memstore: %s %q: %w", typ, id, scim.ErrNotFound)
+}
+
+func checkVersion(e *entry, expected string) error {
+	if expected != "" && expected != e.res.Meta.Version {
+		return fmt.Errorf("memstore: %s %q is at version %q, not %q: %w",
+			e.res.Type, e.res.ID, e.res.Meta.Version, expected, scim.ErrVersionMismatch)
+	}
+	return nil
+}
+
+// Create stores a copy of res, which must have a Type and an ID, with a new
+// Meta.Version, and returns a copy of what it stored. An ID already taken in
+// the type and tenant, or one of res.Unique held by another resource of the
+// type, is an error wrapping scim.ErrUniqueness. A "groups" attribute on a
+// User is not stored: it is computed.
+func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkResource("create", res); err != nil {
+		return nil, err
+	}
+	t := s.tenant(ctx, true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tb := t.table(res.Type, true)
+	if _, ok := tb.byID[res.ID]; ok {
+		return nil, fmt.Errorf("memstore: %s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
+	}
+	if err := tb.checkUnique(res.Type, res.Unique, nil); err != nil {
+		return nil, err
+	}
+	stored := own(res)
+	stored.Meta.Version = s.nextVersion()
+	e := tb.insert(stored)
+	return t.export(e.res, true), nil
+}
+
+// Get returns a copy of the resource, or an error wrapping scim.ErrNotFound.
+func (s *Store) Get(ctx context.Context, resourceType, id string) (*scim.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t := s.tenant(ctx, false)
+	if t == nil {
+		return nil, notFound(resourceType, id)
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	tb := t.table(resourceType, false)
+	if tb == nil {
+		return nil, notFound(resourceType, id)
+	}
+	e := tb.byID[id]
+	if e == nil {
+		return nil, notFound(resourceType, id)
+	}
+	return t.export(e.res, true), nil
+}
+
+// Replace overwrites the stored resource of res.Type and res.ID with a copy
+// of res if the stored version equals expectedVersion ("" matches any),
+// else it returns an error wrapping scim.ErrVersionMismatch. It keeps the
+// stored Meta.Created, assigns a new Meta.Version and returns a copy of what
+// it stored. A missing resource is scim.ErrNotFound; one of res.Unique held
+// by another resource is scim.ErrUniqueness.
+func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion string) (*scim.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkResource("replace", res); err != nil {
+		return nil, err
+	}
+	t := s.tenant(ctx, false)
+	if t == nil {
+		return nil, notFound(res.Type, res.ID)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tb := t.table(res.Type, false)
+	if tb == nil {
+		return nil, notFound(res.Type, res.ID)
+	}
+	e := tb.byID[res.ID]
+	if e == nil {
+		return nil, notFound(res.Type, res.ID)
+	}
+	if err := checkVersion(e, expectedVersion); err != nil {
+		return nil, err
+	}
+	if err := tb.checkUnique(res.Type, res.Unique, e); err != nil {
+		return nil, err
+	}
+	stored := own(res)
+	stored.Meta.Created = e.res.Meta.Created
+	stored.Meta.Version = s.nextVersion()
+	tb.update(e, stored)
+	return t.export(e.res, true), nil
+}
+
+// Delete removes the resource if its stored version equals expectedVersion
+// ("" matches any), else it returns an error wrapping
+// scim.ErrVersionMismatch; a missing resource is scim.ErrNotFound. Deleting
+// a User or a Group also removes it from the members of every Group that
+// holds it; each such Group gets a new version and LastModified.
+func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t := s.tenant(ctx, false)
+	if t == nil {
+		return notFound(resourceType, id)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tb := t.table(resourceType, false)
+	if tb == nil {
+		return notFound(resourceType, id)
+	}
+	e := tb.byID[id]
+	if e == nil {
+		return notFound(resourceType, id)
+	}
+	if err := checkVersion(e, expectedVersion); err != nil {
+		return err
+	}
+	tb.remove(e)
+	if resourceType == userType || resourceType == groupType {
+		s.dropMember(t, id)
+	}
+	return nil
+}
+
+// dropMember removes every member with value id from the tenant's Groups.
+// The caller holds the tenant's write lock.
+func (s *Store) dropMember(t *tenant, id string) {
+	gt := t.tables[groupType]
+	if gt == nil {
+		return
+	}
+	p := gt.members.exact[id]
+	if p == nil {
+		return
+	}
+	now := s.now()
+	for _, g := range bySeq(p.appendTo(nil)) {
+		old, _ := g.res.Attributes[membersAttr].([]any)
+		kept := make([]any, 0, len(old))
+		for _, m := range old {
+			if mm, ok := m.(map[string]any); ok && mm["value"] == id {
+				continue
+			}
+			kept = append(kept, m)
+		}
+		// The stored resource is the store's own and no reader holds it
+		// (readers copy under the read lock), so it is changed in place.
+		g.res.Attributes[membersAttr] = kept
+		g.res.Meta.Version = s.nextVersion()
+		g.res.Meta.LastModified = now
+		gt.members.remove(id, g)
+	}
+}

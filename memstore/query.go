@@ -1,0 +1,221 @@
+package memstore
+
+import (
+	"context"
+
+	"github.com/scimkit/scim"
+)
+
+// ctxCheckEvery is how many entries a scan visits between two looks at its
+// context.
+const ctxCheckEvery = 4096
+
+// Query returns one page of the resources of resourceType that match
+// q.Filter (all when it is nil), evaluated with scim.Matches. With q.SortBy
+// they are ordered by scim.SortResources; without it, in insertion order.
+// TotalResults counts the matches before paging. A StartIndex below 1 counts
+// as 1; a Count of 0 or less returns no resources; a StartIndex past the end
+// returns an empty, non-nil Resources.
+//
+// An equality filter on id, userName, externalId, a Group's displayName or a
+// Group's members.value, alone or on either side of an "and" (or on both
+// sides of an "or"), is answered from an index: only the resources holding
+// the value are evaluated. Any other filter scans the type.
+func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*scim.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	page := &scim.Page{Resources: []*scim.Resource{}}
+	t := s.tenant(ctx, false)
+	if t == nil {
+		return page, nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	tb := t.table(resourceType, false)
+	if tb == nil {
+		return page, nil
+	}
+
+	start := q.StartIndex - 1
+	if start < 0 {
+		start = 0
+	}
+	count := q.Count
+	if count < 0 {
+		count = 0
+	}
+	isUser := resourceType == userType
+	// Users are evaluated with their computed groups only when the filter or
+	// the sort order looks at them: building them costs a copy per user.
+	evalGroups := isUser && (refersTo(q.Filter, groupsAttr) || (q.SortBy != nil && isTopLevel(*q.SortBy, groupsAttr)))
+
+	entries, indexed := candidates(tb, q.Filter)
+	if indexed {
+		entries = bySeq(entries)
+	} else {
+		entries = tb.order
+	}
+
+	var matches []*scim.Resource
+	total := 0
+	for i, e := range entries {
+		if i > 0 && i%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if e.dead {
+			continue
+		}
+		r := e.res
+		if evalGroups {
+			r = t.withGroups(r)
+		}
+		if q.Filter != nil && !scim.Matches(q.Filter, r) {
+			continue
+		}
+		total++
+		switch {
+		case q.SortBy != nil:
+			matches = append(matches, r)
+		case total > start && total-start <= count:
+			matches = append(matches, r)
+		}
+	}
+	if q.SortBy != nil {
+		scim.SortResources(matches, *q.SortBy, q.Descending)
+		if start >= len(matches) {
+			matches = nil
+		} else {
+			matches = matches[start:]
+			if count < len(matches) {
+				matches = matches[:count]
+			}
+		}
+	}
+
+	exportGroups := isUser && wantsGroups(q)
+	for _, r := range matches {
+		page.Resources = append(page.Resources, t.export(r, exportGroups))
+	}
+	page.TotalResults = total
+	return page, nil
+}
+
+// withGroups returns res, or when the user has groups a shallow copy of it
+// carrying them, for evaluation only. The caller holds the tenant's lock.
+func (t *tenant) withGroups(res *scim.Resource) *scim.Resource {
+	gs := t.groupsOf(res.ID)
+	if gs == nil {
+		return res
+	}
+	v := *res
+	v.Attributes = make(map[string]any, len(res.Attributes)+1)
+	for k, a := range res.Attributes {
+		v.Attributes[k] = a
+	}
+	v.Attributes[groupsAttr] = gs
+	return &v
+}
+
+// candidates returns a superset of the entries of tb that match f, taken
+// from an index, in no particular order and possibly with repeats; ok is
+// false when no index applies and the table must be scanned.
+func candidates(tb *table, f scim.Filter) (es []*entry, ok bool) {
+	switch f := f.(type) {
+	case *scim.CompareExpr:
+		if f == nil || f.Op != scim.OpEqual || f.Path.URN != "" {
+			return nil, false
+		}
+		v, isString := f.Value.(string)
+		if !isString {
+			return nil, false
+		}
+		if f.Path.Name == "id" && f.Path.Sub == "" {
+			// The id map is exact; a case-insensitive id (no schema makes
+			// one) falls back to a scan.
+			if !f.Path.CaseExact {
+				return nil, false
+			}
+			if e := tb.byID[v]; e != nil {
+				return []*entry{e}, true
+			}
+			return nil, true
+		}
+		x := tb.index(f.Path.Name, f.Path.Sub)
+		if x == nil {
+			return nil, false
+		}
+		return x.lookup(nil, v, f.Path.CaseExact), true
+	case *scim.LogicalExpr:
+		if f == nil {
+			return nil, false
+		}
+		l, lok := candidates(tb, f.Left)
+		r, rok := candidates(tb, f.Right)
+		switch {
+		case f.Op == scim.And && lok && rok:
+			if len(r) < len(l) {
+				return r, true
+			}
+			return l, true
+		case f.Op == scim.And && lok:
+			return l, true
+		case f.Op == scim.And && rok:
+			return r, true
+		case f.Op == scim.Or && lok && rok:
+			return append(l, r...), true
+		}
+		return nil, false
+	case *scim.ValuePathExpr:
+		// A resource matches attr[filter] only if one value of attr matches
+		// filter, whose paths name attr's sub-attributes in full: the
+		// candidates of filter are candidates of the whole.
+		if f == nil || f.Path.URN != "" {
+			return nil, false
+		}
+		return candidates(tb, f.Filter)
+	}
+	return nil, false
+}
+
+// isTopLevel tells whether p names the core attribute name or a
+// sub-attribute of it.
+func isTopLevel(p scim.AttrPath, name string) bool {
+	return p.URN == "" && p.Name == name
+}
+
+// refersTo tells whether f looks at the core attribute name.
+func refersTo(f scim.Filter, name string) bool {
+	switch f := f.(type) {
+	case *scim.CompareExpr:
+		return f != nil && isTopLevel(f.Path, name)
+	case *scim.ValuePathExpr:
+		return f != nil && (isTopLevel(f.Path, name) || refersTo(f.Filter, name))
+	case *scim.LogicalExpr:
+		return f != nil && (refersTo(f.Left, name) || refersTo(f.Right, name))
+	case *scim.NotExpr:
+		return f != nil && refersTo(f.X, name)
+	}
+	return false
+}
+
+// wantsGroups tells whether the projection hints of q may return a User's
+// "groups": not when they exclude it, or list attributes without it.
+func wantsGroups(q scim.Query) bool {
+	for _, p := range q.ExcludedAttributes {
+		if isTopLevel(p, groupsAttr) && p.Sub == "" {
+			return false
+		}
+	}
+	if len(q.Attributes) == 0 {
+		return true
+	}
+	for _, p := range q.Attributes {
+		if isTopLevel(p, groupsAttr) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,61 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Message schema URNs (RFC 7644 §3.1).
+const (
+	ListResponseSchema  = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	SearchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+	PatchOpSchema       = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	ErrorSchema         = "urn:ietf:params:scim:api:messages:2.0:Error"
+)
+
+// mediaType is the SCIM media type (RFC 7644 §8.1).
+const mediaType = "application/scim+json"
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
+	}
+	w.Header().Set("Content-Type", mediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError sends err as a SCIM error body; server errors are logged with
+// their cause, which the client never sees.
+func (h *Handler) writeError(w http.ResponseWriter, err error) {
+	e := toError(err)
+	if e.Status >= 500 && e.Err != nil {
+		h.logger.Error("scim: request failed", "status", e.Status, "err", e.Err)
+	}
+	body := map[string]any{"schemas": []string{ErrorSchema}, "status": strconv.Itoa(e.Status)}
+	if e.ScimType != "" {
+		body["scimType"] = e.ScimType
+	}
+	if e.Detail != "" {
+		body["detail"] = e.Detail
+	}
+	writeJSON(w, e.Status, body)
+}
+
+// listResponse is the body of a list or search answer.
+func listResponse(resources []map[string]any, total, startIndex int) map[string]any {
+	if resources == nil {
+		resources = []map[string]any{}
+	}
+	return map[string]any{
+		"schemas":      []string{ListResponseSchema},
+		"totalResults": total,
+		"itemsPerPage": len(resources),
+		"startIndex":   startIndex,
+		"Resources":    resources,
+	}
+}

@@ -1,0 +1,334 @@
+// Package scim turns a Go program into a SCIM 2.0 service provider
+// (RFC 7643, RFC 7644).
+//
+// New builds one http.Handler from a Store, which keeps the data, and an
+// Authenticator, which decides who is calling and which tenant they write
+// to. The handler owns the protocol: routing, schema validation,
+// mutability, filtering, sorting, paging, projection, ETags and SCIM error
+// bodies. Mount it under any path:
+//
+//	h, err := scim.New(memstore.New(), scim.NewBearerTokens(scim.Token{Secret: secret}))
+//	mux.Handle("/scim/v2/", h)
+package scim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Handler serves the SCIM protocol over a Store. Create it with New; it is
+// safe for concurrent use and shares nothing with other Handlers.
+type Handler struct {
+	store        Store
+	auth         Authenticator
+	types        []*resourceType
+	baseURL      string
+	logger       *slog.Logger
+	maxResults   int
+	maxBodyBytes int64
+	maxPatchOps  int
+	strict       bool
+	now          func() time.Time
+
+	patchResponse bool
+
+	resourceTypes []ResourceType
+	uniqueGroup   bool
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithBaseURL sets the absolute URL of the handler's root, used in
+// meta.location, Location headers and $ref values, for example
+// "https://app.example.com/scim/v2". Without it the URL is derived from
+// each request's Host and the path the handler is mounted under, which is
+// right unless a proxy rewrites them.
+func WithBaseURL(u string) Option {
+	return func(h *Handler) { h.baseURL = strings.TrimRight(u, "/") }
+}
+
+// WithLogger sets the logger for errors and recovered panics; the default
+// is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handler) { h.logger = l }
+}
+
+// WithMaxResults sets the largest page a list or search returns (default
+// 1000), advertised as filter.maxResults; a larger count is clamped.
+func WithMaxResults(n int) Option {
+	return func(h *Handler) { h.maxResults = n }
+}
+
+// WithMaxBodyBytes sets the largest request body accepted (default 1 MiB).
+func WithMaxBodyBytes(n int64) Option {
+	return func(h *Handler) { h.maxBodyBytes = n }
+}
+
+// WithMaxPatchOperations sets the most operations one PATCH request may
+// carry (default 1000).
+func WithMaxPatchOperations(n int) Option {
+	return func(h *Handler) { h.maxPatchOps = n }
+}
+
+// WithPatchResponse makes PATCH answer 200 with the resource instead of
+// 204 No Content, whether or not the client asked for attributes.
+func WithPatchResponse() Option {
+	return func(h *Handler) { h.patchResponse = true }
+}
+
+// WithStrict rejects what identity providers send beyond RFC 7643/7644
+// (string booleans, bare values, unknown attributes, missing schemas, …)
+// instead of accepting it. Use it for conformance testing.
+func WithStrict() Option {
+	return func(h *Handler) { h.strict = true }
+}
+
+// WithResourceTypes replaces the served resource types (by default
+// UserResourceType and GroupResourceType, in that order).
+func WithResourceTypes(types ...ResourceType) Option {
+	return func(h *Handler) { h.resourceTypes = types }
+}
+
+// WithUniqueGroupDisplayName makes Group displayName unique per tenant,
+// case-insensitively, as userName is.
+func WithUniqueGroupDisplayName() Option {
+	return func(h *Handler) { h.uniqueGroup = true }
+}
+
+// WithClock sets the source of meta.created and meta.lastModified times;
+// tests use it for reproducible output.
+func WithClock(now func() time.Time) Option {
+	return func(h *Handler) { h.now = now }
+}
+
+// New returns a Handler serving store, with callers authenticated by auth.
+func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
+	if store == nil || auth == nil {
+		return nil, errors.New("scim: New needs a Store and an Authenticator")
+	}
+	h := &Handler{
+		store:         store,
+		auth:          auth,
+		logger:        slog.Default(),
+		maxResults:    1000,
+		maxBodyBytes:  1 << 20,
+		maxPatchOps:   1000,
+		now:           time.Now,
+		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 {
+		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
+	}
+	seen := map[string]bool{}
+	for _, rt := range h.resourceTypes {
+		var unique []string
+		if h.uniqueGroup && rt.Name == "Group" {
+			unique = append(unique, "displayName")
+		}
+		c, err := compileResourceType(rt, unique...)
+		if err != nil {
+			return nil, err
+		}
+		key := strings.ToLower(strings.Trim(rt.Endpoint, "/"))
+		if seen[key] || seen[strings.ToLower(rt.Name)] {
+			return nil, fmt.Errorf("scim: resource type %q or endpoint %q served twice", rt.Name, rt.Endpoint)
+		}
+		seen[key], seen[strings.ToLower(rt.Name)] = true, true
+		h.types = append(h.types, c)
+	}
+	return h, nil
+}
+
+// request is one routed request.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	base string // absolute URL of the handler's root
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.logger.ErrorContext(r.Context(), "scim: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			h.writeError(w, &Error{Status: http.StatusInternalServerError, Detail: "internal server error"})
+		}
+	}()
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+		detail := "authentication required"
+		if errors.Is(err, ErrTokenExpired) {
+			detail = "token expired"
+		}
+		h.writeError(w, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
+		return
+	}
+	r = r.WithContext(WithPrincipal(r.Context(), p))
+	rt, rest, prefix := h.route(r.URL.Path)
+	req := &request{w: w, r: r, base: h.base(r, prefix)}
+	if err := h.dispatch(req, p, rt, rest); err != nil {
+		h.writeError(w, err)
+	}
+}
+
+// route finds the endpoint in a path, reading from its end so that the
+// handler works under any mount prefix: ".../Users", ".../Users/{id}",
+// ".../Users/.search", ".../.search", ".../Schemas/{id}". It returns the
+// resource type (nil for the root and discovery endpoints), the path
+// segments from the endpoint on, and the segments before it.
+func (h *Handler) route(path string) (*resourceType, []string, []string) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	n := len(segs)
+	if n >= 2 {
+		if rt := h.typeByEndpoint(segs[n-2]); rt != nil {
+			return rt, segs[n-2:], segs[:n-2]
+		}
+		switch strings.ToLower(segs[n-2]) {
+		case "resourcetypes", "schemas":
+			return nil, segs[n-2:], segs[:n-2]
+		}
+	}
+	if rt := h.typeByEndpoint(segs[n-1]); rt != nil {
+		return rt, segs[n-1:], segs[:n-1]
+	}
+	return nil, segs[n-1:], segs[:n-1]
+}
+
+func (h *Handler) typeByEndpoint(seg string) *resourceType {
+	for _, rt := range h.types {
+		if strings.EqualFold(strings.Trim(rt.Endpoint, "/"), seg) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// base returns the absolute URL of the handler's root for a request.
+func (h *Handler) base(r *http.Request, prefix []string) string {
+	if h.baseURL != "" {
+		return h.baseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := scheme + "://" + r.Host
+	if p := strings.Join(prefix, "/"); p != "" {
+		u += "/" + p
+	}
+	return u
+}
+
+func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []string) error {
+	method := req.r.Method
+	write := method != http.MethodGet && method != http.MethodHead
+	if write && p.ReadOnly && !(isSearch(segs) && method == http.MethodPost) {
+		return &Error{Status: http.StatusForbidden, Detail: "the token is read-only"}
+	}
+	if write && method != http.MethodDelete {
+		if err := checkContentType(req.r); err != nil {
+			return err
+		}
+	}
+	if rt != nil {
+		switch {
+		case len(segs) == 1:
+			return h.serveCollection(req, rt)
+		case segs[1] == ".search":
+			return allow(req, func(req *request) error { return h.serveSearch(req, rt) }, http.MethodPost)
+		default:
+			return h.serveResource(req, rt, segs[1])
+		}
+	}
+	switch strings.ToLower(segs[0]) {
+	case ".search":
+		return allow(req, func(req *request) error { return h.serveSearch(req, nil) }, http.MethodPost)
+	case "serviceproviderconfig":
+		if len(segs) == 1 {
+			return allow(req, h.serveServiceProviderConfig, http.MethodGet)
+		}
+	case "resourcetypes":
+		return allow(req, func(req *request) error { return h.serveResourceTypes(req, segs[1:]) }, http.MethodGet)
+	case "schemas":
+		return allow(req, func(req *request) error { return h.serveSchemas(req, segs[1:]) }, http.MethodGet)
+	case "bulk":
+		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
+	}
+	return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
+}
+
+func isSearch(segs []string) bool { return segs[len(segs)-1] == ".search" }
+
+// allow runs serve if the request's method is the allowed one, else answers 405.
+func allow(req *request, serve func(*request) error, method string) error {
+	if req.r.Method != method && !(method == http.MethodGet && req.r.Method == http.MethodHead) {
+		req.w.Header().Set("Allow", method)
+		return &Error{Status: http.StatusMethodNotAllowed, Detail: "method " + req.r.Method + " is not allowed here"}
+	}
+	return serve(req)
+}
+
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.ToLower(strings.TrimSpace(mt)) {
+	case "application/scim+json", "application/json":
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Detail: "content type must be application/scim+json or application/json"}
+}
+
+func (h *Handler) serveCollection(req *request, rt *resourceType) error {
+	switch req.r.Method {
+	case http.MethodGet, http.MethodHead:
+		return h.serveList(req, rt)
+	case http.MethodPost:
+		return h.create(req, rt)
+	}
+	req.w.Header().Set("Allow", "GET, POST")
+	return &Error{Status: http.StatusMethodNotAllowed, Detail: "method " + req.r.Method + " is not allowed on " + rt.Endpoint}
+}
+
+func (h *Handler) serveResource(req *request, rt *resourceType, id string) error {
+	switch req.r.Method {
+	case http.MethodGet, http.MethodHead:
+		return h.get(req, rt, id)
+	case http.MethodPut:
+		return h.replace(req, rt, id)
+	case http.MethodPatch:
+		return h.patch(req, rt, id)
+	case http.MethodDelete:
+		return h.delete(req, rt, id)
+	}
+	req.w.Header().Set("Allow", "GET, PUT, PATCH, DELETE")
+	return &Error{Status: http.StatusMethodNotAllowed, Detail: "method " + req.r.Method + " is not allowed on a " + rt.Name}
+}
+
+// newID returns a random UUID (version 4).
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	s := hex.EncodeToString(b[:])
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
