@@ -317,10 +317,14 @@ func (p *filterParser) resolvePath(t token) (AttrPath, *attrDef, error) {
 	}
 	path, def, err := p.rt.resolve(text)
 	if err != nil {
+		var e *Error
 		if p.outer != nil {
-			return AttrPath{}, nil, p.errorf(t.pos, "%s has no sub-attribute %s", p.outer, quoteShort(t.text))
+			e = p.errorf(t.pos, "%s has no sub-attribute %s", p.outer, quoteShort(t.text))
+		} else {
+			e = p.errorf(t.pos, "unknown attribute %s", quoteShort(t.text))
 		}
-		return AttrPath{}, nil, p.errorf(t.pos, "unknown attribute %s", quoteShort(t.text))
+		e.Err = err // a *pathError: a search across types skips the type
+		return AttrPath{}, nil, e
 	}
 	return path, def, nil
 }

@@ -16,7 +16,8 @@ type listRequest struct {
 	sortBy     string
 	sortOrder  string
 	startIndex int
-	count      int // -1: not given
+	count      int
+	countSet   bool
 	attributes []string
 	excluded   []string
 }
@@ -70,7 +71,6 @@ func listRequestFromQuery(q url.Values) (listRequest, error) {
 		sortBy:     queryParam(q, "sortBy"),
 		sortOrder:  queryParam(q, "sortOrder"),
 		startIndex: 1,
-		count:      -1,
 		attributes: splitList(queryParam(q, "attributes")),
 		excluded:   splitList(queryParam(q, "excludedAttributes")),
 	}
@@ -84,6 +84,7 @@ func listRequestFromQuery(q url.Values) (listRequest, error) {
 		if lr.count, err = parseIntParam("count", v); err != nil {
 			return lr, err
 		}
+		lr.countSet = true
 	}
 	return lr, nil
 }
@@ -113,12 +114,12 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 	if h.strict && !containsFold(sb.Schemas, SearchRequestSchema) {
 		return listRequest{}, badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", SearchRequestSchema)
 	}
-	lr := listRequest{filter: sb.Filter, sortBy: sb.SortBy, sortOrder: sb.SortOrder, startIndex: 1, count: -1}
+	lr := listRequest{filter: sb.Filter, sortBy: sb.SortBy, sortOrder: sb.SortOrder, startIndex: 1}
 	if sb.StartIndex != nil {
 		lr.startIndex = *sb.StartIndex
 	}
 	if sb.Count != nil {
-		lr.count = *sb.Count
+		lr.count, lr.countSet = *sb.Count, true
 	}
 	if lr.attributes, err = stringList(sb.Attributes, "attributes"); err != nil {
 		return lr, err
@@ -189,8 +190,9 @@ type typeQuery struct {
 func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest) error {
 	ctx := req.r.Context()
 	startIndex := max(lr.startIndex, 1)
-	count := lr.count
-	if count < 0 || count > h.maxResults {
+	// RFC 7644 §3.4.2.4: a negative count means 0; none, the server's maximum.
+	count := min(max(lr.count, 0), h.maxResults)
+	if !lr.countSet {
 		count = h.maxResults
 	}
 	var queries []typeQuery

@@ -109,8 +109,10 @@ func newAttrIndex(name, sub string) *attrIndex {
 	return &attrIndex{name: name, sub: sub, exact: map[string]*posting{}, variants: map[string]map[string]struct{}{}}
 }
 
-// values returns the values res holds for the indexed attribute; they may
-// repeat.
+// values returns the string values res holds for the indexed attribute;
+// they may repeat. Like scim.Matches, it looks into every element of a
+// multi-valued attribute and flattens a value that is a list, so that the
+// index holds every value a filter could match.
 func (x *attrIndex) values(res *scim.Resource) []string {
 	if res == nil {
 		return nil
@@ -120,21 +122,37 @@ func (x *attrIndex) values(res *scim.Resource) []string {
 		return nil
 	}
 	if x.sub == "" {
-		if s, ok := v.(string); ok {
-			return []string{s}
-		}
-		return nil
+		return appendStrings(nil, v)
 	}
-	elems, _ := v.([]any)
-	out := make([]string, 0, len(elems))
-	for _, el := range elems {
-		if m, ok := el.(map[string]any); ok {
-			if s, ok := m[x.sub].(string); ok {
-				out = append(out, s)
+	switch t := v.(type) {
+	case map[string]any:
+		return appendStrings(nil, t[x.sub])
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, el := range t {
+			if m, ok := el.(map[string]any); ok {
+				out = appendStrings(out, m[x.sub])
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// appendStrings appends v to dst if it is a string, or its strings if it is
+// a list.
+func appendStrings(dst []string, v any) []string {
+	switch t := v.(type) {
+	case string:
+		return append(dst, t)
+	case []any:
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				dst = append(dst, s)
 			}
 		}
 	}
-	return out
+	return dst
 }
 
 func (x *attrIndex) add(v string, e *entry) {
