@@ -111,11 +111,11 @@ func TestCreateStrictRejectsWhatLenientAccepts(t *testing.T) {
 func TestCreateLenientNormalises(t *testing.T) {
 	s := newServer(t)
 	resp := s.do(http.MethodPost, "/Users", map[string]any{
-		"UserName": "Mixed",
-		"Active":   "False",
-		"Emails":   []any{map[string]any{"Value": "a@x", "Primary": "true"}, map[string]any{"value": "b@x", "primary": true}},
+		"UserName":                "Mixed",
+		"Active":                  "False",
+		"Emails":                  []any{map[string]any{"Value": "a@x", "Primary": "true"}, map[string]any{"value": "b@x", "primary": true}},
 		scim.EnterpriseUserSchema: map[string]any{"Manager": []any{map[string]any{"value": "m"}}},
-		"groups": []any{map[string]any{"value": "g"}}, // read-only: ignored
+		"groups":                  []any{map[string]any{"value": "g"}}, // read-only: ignored
 	})
 	require.Equal(t, http.StatusCreated, resp.status, resp.raw)
 	assert.Equal(t, "Mixed", resp.body["userName"])

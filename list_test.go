@@ -45,9 +45,9 @@ func population(t *testing.T, s *server) map[string]string {
 	people := []map[string]any{
 		user("alice", map[string]any{
 			"displayName": "Alice Adams", "active": true, "externalId": "E-1", "title": "Engineer",
-			"name":   map[string]any{"givenName": "Alice", "familyName": "Adams"},
-			"emails": []any{map[string]any{"value": "alice@work.example", "type": "work", "primary": true}, map[string]any{"value": "alice@home.example", "type": "home"}},
-			acmeSchema: map[string]any{"level": 3, "score": 7.5, "hired": "2020-01-15T09:00:00Z", "badge": "QUJD", "remote": true, "code": "Ax", "homepage": "https://a.example"},
+			"name":                    map[string]any{"givenName": "Alice", "familyName": "Adams"},
+			"emails":                  []any{map[string]any{"value": "alice@work.example", "type": "work", "primary": true}, map[string]any{"value": "alice@home.example", "type": "home"}},
+			acmeSchema:                map[string]any{"level": 3, "score": 7.5, "hired": "2020-01-15T09:00:00Z", "badge": "QUJD", "remote": true, "code": "Ax", "homepage": "https://a.example"},
 			scim.EnterpriseUserSchema: map[string]any{"department": "R&D", "manager": map[string]any{"value": "m-1"}},
 		}),
 		user("bob", map[string]any{

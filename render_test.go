@@ -24,9 +24,9 @@ func TestProjection(t *testing.T) {
 	s := newServer(t, scim.WithResourceTypes(acmeUsers(), scim.GroupResourceType()))
 	id := s.create("/Users", user("alice", map[string]any{
 		"displayName": "Alice", "password": "secret", "externalId": "x",
-		"name":       map[string]any{"givenName": "Alice", "familyName": "Adams"},
-		"emails":     []any{map[string]any{"value": "a@work", "type": "work"}, map[string]any{"value": "a@home", "type": "home"}},
-		acmeSchema:   map[string]any{"level": 1, "onRequest": "only when asked"},
+		"name":                    map[string]any{"givenName": "Alice", "familyName": "Adams"},
+		"emails":                  []any{map[string]any{"value": "a@work", "type": "work"}, map[string]any{"value": "a@home", "type": "home"}},
+		acmeSchema:                map[string]any{"level": 1, "onRequest": "only when asked"},
 		scim.EnterpriseUserSchema: map[string]any{"department": "R&D"},
 	}))
 	tests := []struct {
