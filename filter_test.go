@@ -210,6 +210,7 @@ func TestParseFilter(t *testing.T) {
 		// URN-qualified paths, core and extension
 		{UserSchema + `:userName eq "x"`, `userName eq "x"`},
 		{UserSchema + `:name.familyName eq "x"`, `name.familyName eq "x"`},
+		{UserSchema + `:emails[type eq "work"]`, `emails[emails.type eq "work"]`},
 		{`URN:IETF:params:scim:schemas:core:2.0:user:USERNAME eq "x"`, `userName eq "x"`},
 		{entURN + `:manager.value eq "m"`, entURN + `:manager.value eq "m"`},
 		{entURN + `:employeeNumber eq "1"`, entURN + `:employeeNumber eq "1"`},
