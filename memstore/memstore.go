@@ -22,9 +22,10 @@
 //   - Queries answer with the same results as scim.Matches and
 //     scim.SortResources applied to every resource. An equality filter on
 //     id, userName, externalId, a Group's displayName or a Group's
-//     members.value (alone, or as one side of an "and") is answered from an
-//     index instead of a scan. Without a sort order, resources come in
-//     insertion order, so paging sees each one exactly once.
+//     members.value (alone, as one side of an "and", or as both sides of an
+//     "or") is answered from an index instead of a scan; Get is one map
+//     lookup. Without a sort order, resources come in insertion order (a
+//     Replace keeps a resource's place), so paging sees each one exactly once.
 package memstore
 
 import (

@@ -12,7 +12,8 @@ const ctxCheckEvery = 4096
 
 // Query returns one page of the resources of resourceType that match
 // q.Filter (all when it is nil), evaluated with scim.Matches. With q.SortBy
-// they are ordered by scim.SortResources; without it, in insertion order.
+// they are ordered by scim.SortResources; without it, in insertion order,
+// which a Replace does not change.
 // TotalResults counts the matches before paging. A StartIndex below 1 counts
 // as 1; a Count of 0 or less returns no resources; a StartIndex past the end
 // returns an empty, non-nil Resources.

@@ -1,0 +1,54 @@
+package scim_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/memstore"
+)
+
+// ExampleNew mounts a handler on the in-memory store beside a host's own
+// routes and provisions a user through it.
+func ExampleNew() {
+	tokens := scim.NewBearerTokens(scim.Token{Secret: "s3cret", Principal: scim.Principal{ID: "entra"}})
+	h, err := scim.New(memstore.New(), tokens)
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/scim/v2/Users", strings.NewReader(
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen","active":true}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status, resp.Header.Get("Content-Type"))
+	// Output: 201 Created application/scim+json
+}
+
+// ExampleNewBearerTokens issues a read-write and a read-only token and
+// rotates the first.
+func ExampleNewBearerTokens() {
+	tokens := scim.NewBearerTokens(
+		scim.Token{Secret: "rw-2026", Principal: scim.Principal{ID: "okta", Tenant: "acme"}},
+		scim.Token{Secret: "audit", Principal: scim.Principal{ID: "auditor", Tenant: "acme", ReadOnly: true}},
+	)
+	tokens.Add(scim.Token{Secret: "rw-2027", Principal: scim.Principal{ID: "okta", Tenant: "acme"}})
+	tokens.Revoke("rw-2026")
+
+	r := httptest.NewRequest(http.MethodGet, "/scim/v2/Users", nil)
+	r.Header.Set("Authorization", "Bearer rw-2027")
+	p, err := tokens.Authenticate(r)
+	fmt.Println(p.ID, p.Tenant, err)
+	// Output: okta acme <nil>
+}
