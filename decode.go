@@ -473,7 +473,7 @@ func (rt *resourceType) uniqueKeys(attrs map[string]any) []UniqueKey {
 			continue
 		}
 		if !p.CaseExact {
-			s = strings.ToLower(s)
+			s = foldCase(s) // as the filter evaluator compares
 		}
 		keys = append(keys, UniqueKey{Attribute: p.String(), Value: s})
 	}

@@ -13,10 +13,11 @@ const ctxCheckEvery = 4096
 // Query returns one page of the resources of resourceType that match
 // q.Filter (all when it is nil), evaluated with scim.Matches. With q.SortBy
 // they are ordered by scim.SortResources; without it, in insertion order,
-// which a Replace does not change.
-// TotalResults counts the matches before paging. A StartIndex below 1 counts
-// as 1; a Count of 0 or less returns no resources; a StartIndex past the end
-// returns an empty, non-nil Resources.
+// which a Replace does not change. TotalResults counts the matches before
+// paging. A StartIndex below 1 counts as 1; a Count of 0 or less returns no
+// resources; a StartIndex past the end returns an empty, non-nil Resources.
+// Users carry their computed "groups" unless q's projection hints leave them
+// out.
 //
 // An equality filter on id, userName, externalId, a Group's displayName or a
 // Group's members.value, alone or on either side of an "and" (or on both
