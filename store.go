@@ -86,8 +86,8 @@ type Meta struct {
 }
 
 // UniqueKey is one attribute value that must be unique within a resource
-// type and tenant. Value is already normalised: case-folded (lower case of upper case) for attributes
-// that are not case-exact.
+// type and tenant. Value is already normalised: case-folded (lower case of
+// upper case) for attributes that are not case-exact.
 type UniqueKey struct {
 	Attribute string
 	Value     string
