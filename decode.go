@@ -195,6 +195,11 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 		}
 		out := map[string]any{}
 		for k, v := range obj {
+			if v == nil && def.multi && d.strict {
+				// A value of a multi-valued attribute lists what it has;
+				// identity providers send "$ref": null in members.
+				return nil, badRequest(ErrTypeInvalidValue, "sub-attribute %q of a %q value is null; leave it out", k, def.name)
+			}
 			sub := def.sub(k)
 			if sub == nil && !d.strict {
 				sub = def.alias(k)

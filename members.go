@@ -10,9 +10,12 @@ import (
 // path "members") and removes them (`remove` with path
 // `members[value eq "id"]`, or leniently path "members" with the values to
 // remove) when the store can apply such a change natively.
-func (h *Handler) membershipChange(rt *resourceType, ops []patchOp) (MembershipChange, bool) {
+func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp) (MembershipChange, bool) {
 	var change MembershipChange
 	if _, ok := h.store.(MembershipPatcher); !ok {
+		return change, false
+	}
+	if _, ok := ifMatchVersion(req.r.Header.Get("If-Match")); !ok {
 		return change, false
 	}
 	def := rt.core.attr("members")
@@ -42,9 +45,13 @@ func (h *Handler) membershipChange(rt *resourceType, ops []patchOp) (MembershipC
 				change.Add = append(change.Add, m)
 			}
 		case op.op == "remove" && op.path.filter != nil && !h.strict:
+			// Only `members[value eq "id"]` names one member by its id.
 			c, ok := op.path.filter.(*CompareExpr)
+			if !ok || c.Op != OpEqual || !strings.EqualFold(c.Path.Sub, "value") {
+				return change, false
+			}
 			id, isStr := c.Value.(string)
-			if !ok || c.Op != OpEqual || !strings.EqualFold(c.Path.Sub, "value") || !isStr || added[id] {
+			if !isStr || added[id] {
 				return change, false
 			}
 			removed[id] = true
@@ -74,11 +81,7 @@ func (h *Handler) membershipChange(rt *resourceType, ops []patchOp) (MembershipC
 // patchMembers applies a membership change through the store's
 // MembershipPatcher. The resource it returns carries only ID and Meta.
 func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change MembershipChange) (*Resource, error) {
-	version := ""
-	if im := strings.TrimSpace(req.r.Header.Get("If-Match")); im != "" && im != "*" {
-		first, _, _ := strings.Cut(im, ",")
-		version = strings.Trim(strings.TrimPrefix(strings.TrimSpace(first), "W/"), `"`)
-	}
+	version, _ := ifMatchVersion(req.r.Header.Get("If-Match"))
 	change.LastModified = h.now().UTC()
 	meta, err := h.store.(MembershipPatcher).PatchMembers(req.r.Context(), rt.Name, id, change, version)
 	if errors.Is(err, ErrVersionMismatch) {
@@ -88,4 +91,18 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 		return nil, err
 	}
 	return &Resource{Type: rt.Name, ID: id, Meta: meta}, nil
+}
+
+// ifMatchVersion returns the version an If-Match header names, "" for none
+// or "*". PatchMembers checks one version, so a header listing several is
+// not ok: the generic path, which checks them all, serves it.
+func ifMatchVersion(header string) (version string, ok bool) {
+	header = strings.TrimSpace(header)
+	switch {
+	case header == "" || header == "*":
+		return "", true
+	case strings.Contains(header, ","):
+		return "", false
+	}
+	return strings.Trim(strings.TrimPrefix(header, "W/"), `"`), true
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -37,7 +38,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		return err
 	}
 	var stored *Resource
-	if change, ok := h.membershipChange(rt, ops); ok {
+	if change, ok := h.membershipChange(req, rt, ops); ok {
 		stored, err = h.patchMembers(req, rt, id, change)
 	} else {
 		dec := h.decoder(rt)
@@ -186,10 +187,14 @@ func (rt *resourceType) parsePatchPath(raw string, strict bool) (*patchPath, err
 		}
 		p := &patchPath{urn: vp.Path.URN, def: rt.topDef(vp.Path), filter: vp.Filter, vpath: vp.Path}
 		if rest := raw[j+1:]; rest != "" {
-			if !strings.HasPrefix(rest, ".") || p.def.sub(rest[1:]) == nil {
-				return nil, invalid("unknown sub-attribute %q", strings.TrimPrefix(rest, "."))
+			name, dotted := strings.CutPrefix(rest, ".")
+			p.sub = p.def.sub(name)
+			if p.sub == nil && !strict {
+				p.sub = p.def.alias(name) // RFC 7644 §3.5.2 writes members[…].displayName
 			}
-			p.sub = p.def.sub(rest[1:])
+			if !dotted || p.sub == nil {
+				return nil, invalid("unknown sub-attribute %q", name)
+			}
 		}
 		return p, nil
 	}
@@ -235,7 +240,13 @@ func (rt *resourceType) applyPatch(dec decoder, id string, attrs map[string]any,
 			delete(attrs, e.urn)
 		}
 	}
-	return dec.checkRequired(attrs)
+	if err := dec.checkRequired(attrs); err != nil {
+		// RFC 7644 §3.5.2: unassigning a required attribute is a mutability error.
+		e := *toError(err)
+		e.ScimType = ErrTypeMutability
+		return &e
+	}
+	return nil
 }
 
 // applyNoPath applies an add or replace whose value is a partial resource.
@@ -276,8 +287,8 @@ func (p *patcher) applyNoPath(op patchOp) error {
 			}
 			continue // lenient: unknown attributes are ignored, as on PUT
 		}
-		if !p.dec.strict && path.def.mutability == "readOnly" {
-			continue
+		if !p.dec.strict && (path.def.mutability == "readOnly" || path.sub != nil && path.sub.mutability == "readOnly") {
+			continue // echoed back by the client
 		}
 		if err := p.applyPath(op.op, path, v, true); err != nil {
 			return err
@@ -305,30 +316,8 @@ func mutabilityError(format string, args ...any) *Error {
 }
 
 func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool) error {
-	if path.def == nil { // a whole extension
-		if op == "remove" {
-			delete(p.attrs, path.urn)
-			return nil
-		}
-		obj, ok := value.(map[string]any)
-		if !ok {
-			return badRequest(ErrTypeInvalidValue, "extension %q needs an object value", path.urn)
-		}
-		ext := p.rt.schemaByURN(path.urn)
-		for k, v := range obj {
-			def := ext.attr(k)
-			if def == nil {
-				if p.dec.strict {
-					return badRequest(ErrTypeInvalidPath, "unknown attribute %q of %q", k, path.urn)
-				}
-				continue
-			}
-			sub := &patchPath{urn: ext.urn, def: def, vpath: AttrPath{URN: ext.urn, Name: def.name, Type: TypeComplex, MultiValued: def.multi}}
-			if err := p.applyPath(op, sub, v, true); err != nil {
-				return err
-			}
-		}
-		return nil
+	if path.def == nil {
+		return p.applyExtension(op, path.urn, value)
 	}
 	def := path.def
 	target := def
@@ -342,74 +331,95 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if c == nil { // removing from an absent extension
 		return nil
 	}
-	cur, present := c[def.name]
-	if def.mutability == "immutable" && present {
-		if op == "remove" {
-			return mutabilityError("attribute %q is immutable", def.name)
+	// An immutable attribute may be set once (RFC 7643 §2.2): whatever the
+	// operation and its path, a value it had must come out unchanged.
+	before, had := c[def.name]
+	immutable := had && def.mutability == "immutable"
+	if immutable {
+		before = cloneValue(before)
+	}
+	if err := p.apply(op, path, c, value, hasValue); err != nil {
+		return err
+	}
+	if immutable && !jsonEqual(before, c[def.name]) {
+		return mutabilityError("attribute %q is immutable", def.name)
+	}
+	return nil
+}
+
+// applyExtension applies an operation whose path is a whole extension:
+// remove drops it, add and replace apply each attribute of the value.
+func (p *patcher) applyExtension(op, urn string, value any) error {
+	ext := p.rt.schemaByURN(urn)
+	if op == "remove" {
+		m, _ := p.attrs[urn].(map[string]any)
+		for _, a := range ext.attrs {
+			if _, has := m[a.name]; has && a.mutability == "immutable" {
+				return mutabilityError("attribute %q of %q is immutable", a.name, urn)
+			}
 		}
-		v, err := p.dec.value(def, value)
-		if err != nil {
-			return err
-		}
-		if !jsonEqual(v, cur) {
-			return mutabilityError("attribute %q is immutable", def.name)
-		}
+		delete(p.attrs, urn)
 		return nil
 	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return badRequest(ErrTypeInvalidValue, "extension %q needs an object value", urn)
+	}
+	for k, v := range obj {
+		def := ext.attr(k)
+		if def == nil {
+			if p.dec.strict {
+				return badRequest(ErrTypeInvalidPath, "unknown attribute %q of %q", k, urn)
+			}
+			continue
+		}
+		sub := &patchPath{urn: ext.urn, def: def, vpath: AttrPath{URN: ext.urn, Name: def.name, Type: TypeComplex, MultiValued: def.multi}}
+		if err := p.applyPath(op, sub, v, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// apply carries out one operation on the attribute of path in c, the map
+// the attribute lives in.
+func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any, hasValue bool) error {
+	def := path.def
 	switch {
 	case path.filter != nil:
 		return p.applyFiltered(op, path, c, value)
 	case op == "remove":
 		return p.remove(path, c, value, hasValue)
 	case path.sub != nil:
-		return p.setSub(op, path, c, value)
-	case def.multi:
-		vals, err := p.dec.value(def, value)
-		if err != nil {
-			return err
-		}
-		list, _ := vals.([]any)
-		if op == "replace" {
-			setOrDelete(c, def.name, list)
-			return nil
-		}
-		old, _ := cur.([]any)
-		setOrDelete(c, def.name, mergeValues(def, old, list))
-		return nil
-	case def.typ == TypeComplex:
-		v, err := p.dec.value(def, value)
-		if err != nil {
-			return err
-		}
-		if v == nil {
-			if op == "replace" {
-				delete(c, def.name)
-			}
-			return nil
-		}
+		return p.setSub(path, c, value)
+	}
+	v, err := p.dec.value(def, value)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v == nil && op == "add" && (def.multi || def.typ == TypeComplex):
+		// Adding no values, or no sub-attributes, adds nothing; a
+		// single-valued attribute is replaced, by null too (below).
+	case def.multi && op == "add":
+		old, _ := c[def.name].([]any)
+		c[def.name] = mergeValues(def, old, v.([]any))
+	case def.typ == TypeComplex && !def.multi && v != nil:
 		// RFC 7644 §3.5.2.1/3: sub-attributes not given are left as they are.
-		merged, _ := cloneValue(cur).(map[string]any)
-		if merged == nil {
-			merged = map[string]any{}
+		m, _ := c[def.name].(map[string]any)
+		if m == nil {
+			m = map[string]any{}
 		}
 		for k, sv := range v.(map[string]any) {
-			merged[k] = sv
+			if err := setSubValue(def, m, def.sub(k), sv); err != nil {
+				return err
+			}
 		}
-		c[def.name] = merged
-		return nil
-	default:
-		v, err := p.dec.value(def, value)
-		if err != nil {
-			return err
-		}
-		if v == nil {
-			delete(c, def.name)
-			return nil
-		}
-		c[def.name] = v
-		return nil
+		setOrDelete(c, def.name, m)
+	default: // replace, or add to a single-valued attribute; null unassigns
+		setOrDelete(c, def.name, v)
 	}
+	return nil
 }
 
 // remove removes an attribute, or a sub-attribute of every value. With a
@@ -418,17 +428,18 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 func (p *patcher) remove(path *patchPath, c map[string]any, value any, hasValue bool) error {
 	def := path.def
 	if path.sub != nil {
-		if path.sub.required {
-			return mutabilityError("sub-attribute %q of %q is required", path.sub.name, def.name)
-		}
 		switch cur := c[def.name].(type) {
 		case map[string]any:
-			delete(cur, path.sub.name)
+			if err := setSubValue(def, cur, path.sub, nil); err != nil {
+				return err
+			}
 			setOrDelete(c, def.name, cur)
 		case []any:
 			for _, e := range cur {
 				if m, ok := e.(map[string]any); ok {
-					delete(m, path.sub.name)
+					if err := setSubValue(def, m, path.sub, nil); err != nil {
+						return err
+					}
 				}
 			}
 			setOrDelete(c, def.name, dropEmpty(cur))
@@ -445,16 +456,10 @@ func (p *patcher) remove(path *patchPath, c map[string]any, value any, hasValue 
 		}
 		list, _ := vals.([]any)
 		cur, _ := c[def.name].([]any)
-		kept := cur[:0:0]
-		for _, e := range cur {
-			if !containsValue(def, list, e) {
-				kept = append(kept, e)
-			}
-		}
-		setOrDelete(c, def.name, kept)
+		setOrDelete(c, def.name, withoutValues(def, cur, list))
 		return nil
 	}
-	if def.required {
+	if _, has := c[def.name]; has && def.required {
 		return mutabilityError("attribute %q is required", def.name)
 	}
 	delete(c, def.name)
@@ -463,18 +468,20 @@ func (p *patcher) remove(path *patchPath, c map[string]any, value any, hasValue 
 
 // setSub sets one sub-attribute: of a single complex value, or of every
 // value of a multi-valued one (creating a value if there is none).
-func (p *patcher) setSub(op string, path *patchPath, c map[string]any, value any) error {
+func (p *patcher) setSub(path *patchPath, c map[string]any, value any) error {
 	v, err := p.dec.single(path.sub, value)
 	if err != nil {
 		return err
 	}
 	def := path.def
 	if !def.multi {
-		m, _ := cloneValue(c[def.name]).(map[string]any)
+		m, _ := c[def.name].(map[string]any)
 		if m == nil {
 			m = map[string]any{}
 		}
-		setOrDelete(m, path.sub.name, v)
+		if err := setSubValue(def, m, path.sub, v); err != nil {
+			return err
+		}
 		setOrDelete(c, def.name, m)
 		return nil
 	}
@@ -482,11 +489,18 @@ func (p *patcher) setSub(op string, path *patchPath, c map[string]any, value any
 	if len(cur) == 0 {
 		cur = []any{map[string]any{}}
 	}
-	for _, e := range cur {
+	primary := -1
+	for i, e := range cur {
 		if m, ok := e.(map[string]any); ok {
-			setOrDelete(m, path.sub.name, v)
+			if err := setSubValue(def, m, path.sub, v); err != nil {
+				return err
+			}
+			if isPrimary(m) {
+				primary = i
+			}
 		}
 	}
+	clearOtherPrimaries(cur, primary)
 	setOrDelete(c, def.name, dropEmpty(cur))
 	return nil
 }
@@ -502,7 +516,21 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 	case map[string]any:
 		cur = []any{v}
 	}
-	matched := 0
+	// The operation's value, decoded once: a sub-attribute's or a whole value's.
+	var nv any
+	if op != "remove" {
+		var err error
+		if path.sub != nil {
+			nv, err = p.dec.single(path.sub, value)
+		} else {
+			nv, err = p.dec.single(def, value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	nvm, _ := nv.(map[string]any)
+	matched, primary := 0, -1
 	out := make([]any, 0, len(cur)+1)
 	for _, e := range cur {
 		m, ok := e.(map[string]any)
@@ -513,73 +541,59 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 		matched++
 		switch {
 		case op == "remove" && path.sub == nil:
-			// dropped
-		case op == "remove":
-			delete(m, path.sub.name)
-			out = append(out, m)
-		case path.sub != nil:
-			v, err := p.dec.single(path.sub, value)
-			if err != nil {
+			continue // dropped
+		case path.sub != nil: // remove sets nv nil
+			if err := setSubValue(def, m, path.sub, cloneValue(nv)); err != nil {
 				return err
 			}
-			setOrDelete(m, path.sub.name, v)
-			out = append(out, m)
-		default:
-			v, err := p.dec.single(def, value)
-			if err != nil {
-				return err
-			}
-			nv, _ := v.(map[string]any)
-			if op == "add" { // merge into the selected value
-				for k, sv := range nv {
-					m[k] = sv
+		case op == "replace":
+			m = cloneMap(nvm)
+		default: // add merges into the selected value
+			for k, sv := range nvm {
+				if err := setSubValue(def, m, def.sub(k), cloneValue(sv)); err != nil {
+					return err
 				}
-				nv = m
-			}
-			if nv != nil {
-				out = append(out, nv)
 			}
 		}
+		if isPrimary(m) {
+			primary = len(out)
+		}
+		out = append(out, m)
 	}
 	if matched == 0 {
 		switch {
-		case op == "remove" && p.dec.strict, op == "replace" && p.dec.strict && path.sub == nil:
-			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
-		case op == "remove":
+		case op == "remove" && !p.dec.strict:
 			return nil // already absent
+		case op == "remove", op == "replace" && p.dec.strict && path.sub == nil, !def.multi && len(cur) > 0:
+			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
-		// add, or a lenient replace: create the value the filter describes.
-		nv := eqConditions(path.filter)
-		if nv == nil {
+		// add, or a replace of a sub-attribute (or leniently of a whole
+		// value): create the value the filter describes.
+		m := eqConditions(path.filter)
+		if m == nil {
 			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
 		if path.sub != nil {
-			v, err := p.dec.single(path.sub, value)
-			if err != nil {
-				return err
-			}
-			setOrDelete(nv, path.sub.name, v)
+			setOrDelete(m, path.sub.name, nv)
 		} else {
-			v, err := p.dec.single(def, value)
-			if err != nil {
-				return err
-			}
-			vm, _ := v.(map[string]any)
-			for k, sv := range vm {
-				nv[k] = sv
+			for k, sv := range nvm {
+				m[k] = sv
 			}
 		}
-		out = append(out, nv)
+		if isPrimary(m) {
+			primary = len(out)
+		}
+		out = append(out, m)
 	}
 	if !def.multi {
 		if len(out) == 0 {
 			delete(c, def.name)
 		} else {
-			c[def.name] = out[0]
+			setOrDelete(c, def.name, out[0])
 		}
 		return nil
 	}
-	clearOtherPrimaries(out, value)
+	clearOtherPrimaries(out, primary)
 	setOrDelete(c, def.name, dropEmpty(out))
 	return nil
 }
@@ -622,79 +636,118 @@ func eqConditions(f Filter) map[string]any {
 	return out
 }
 
-// mergeValues adds vals to old, skipping values already present, and lets
-// a new primary value take primary from the others.
-func mergeValues(def *attrDef, old, vals []any) []any {
-	out := append([]any(nil), old...)
-	for _, v := range vals {
-		if containsValue(def, out, v) {
-			continue
-		}
-		out = append(out, v)
+// setSubValue sets sub-attribute sub of m, a value of the complex attribute
+// def, to v; nil removes it. An immutable sub-attribute (a member's value,
+// display, type and $ref) may be set once and a required one not removed.
+func setSubValue(def *attrDef, m map[string]any, sub *attrDef, v any) error {
+	if sub == nil { // decoded values hold known sub-attributes only
+		return nil
 	}
-	clearOtherPrimaries(out, vals)
+	old, had := m[sub.name]
+	switch {
+	case had && v == nil && sub.required:
+		return mutabilityError("sub-attribute %q of %q is required", sub.name, def.name)
+	case had && sub.mutability == "immutable" && !jsonEqual(old, v):
+		return mutabilityError("sub-attribute %q of %q is immutable", sub.name, def.name)
+	}
+	setOrDelete(m, sub.name, v)
+	return nil
+}
+
+// mergeValues adds vals to list, each unless the same value is there
+// already (see valueKeys). A value marked primary takes primary from the
+// others, whether it was added or already there.
+func mergeValues(def *attrDef, list, vals []any) []any {
+	out := append([]any(nil), list...)
+	key := valueKeys(def)
+	index := make(map[string]int, len(out)+len(vals))
+	for i, e := range out {
+		index[key(e)] = i
+	}
+	primary := -1
+	for _, v := range vals {
+		k := key(v)
+		i, found := index[k]
+		if !found {
+			out = append(out, v)
+			i = len(out) - 1
+			index[k] = i
+		}
+		if isPrimary(v) {
+			out[i].(map[string]any)["primary"] = true
+			primary = i
+		}
+	}
+	clearOtherPrimaries(out, primary)
 	return out
 }
 
-// clearOtherPrimaries keeps "primary": true only on the last value marked
-// so in the operation (RFC 7643 §2.4: at most one primary value).
-func clearOtherPrimaries(list []any, opValue any) {
-	var newest map[string]any
+// withoutValues returns list without the values that are the same (see
+// valueKeys) as one of vals.
+func withoutValues(def *attrDef, list, vals []any) []any {
+	key := valueKeys(def)
+	drop := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		drop[key(v)] = true
+	}
+	kept := make([]any, 0, len(list))
 	for _, e := range list {
-		if m, ok := e.(map[string]any); ok && m["primary"] == true && introduced(m, opValue) {
-			newest = m
+		if !drop[key(e)] {
+			kept = append(kept, e)
 		}
 	}
-	if newest == nil {
+	return kept
+}
+
+// valueKeys returns the function that keys the values of def by what makes
+// two of them the same value: for values that reference a resource (those
+// with a $ref sub-attribute, such as members) their "value"; for others the
+// whole value but "primary", which marks a value rather than being part of
+// it. Keying lets a large member list be merged in one pass.
+func valueKeys(def *attrDef) func(any) string {
+	byRef := def.sub("$ref") != nil
+	return func(v any) string {
+		if m, ok := v.(map[string]any); ok {
+			if id, isStr := m["value"].(string); isStr && byRef {
+				return "$ref " + id // never a JSON text
+			}
+			v = withoutPrimary(m)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+func isPrimary(v any) bool {
+	m, _ := v.(map[string]any)
+	return m["primary"] == true
+}
+
+// clearOtherPrimaries leaves "primary" on list[keep] only, the value an
+// operation just made primary (RFC 7643 §2.4: at most one primary value).
+// A negative keep changes nothing.
+func clearOtherPrimaries(list []any, keep int) {
+	if keep < 0 {
 		return
 	}
-	for _, e := range list {
-		if m, ok := e.(map[string]any); ok && m["primary"] == true && !sameMap(m, newest) {
+	for i, e := range list {
+		if m, ok := e.(map[string]any); ok && i != keep && m["primary"] == true {
 			delete(m, "primary")
 		}
 	}
 }
 
-// introduced reports whether value m came in with the operation's value.
-func introduced(m map[string]any, opValue any) bool {
-	switch v := opValue.(type) {
-	case []any:
-		for _, e := range v {
-			if introduced(m, e) {
-				return true
-			}
-		}
-	case map[string]any:
-		return sameMap(m, v) || (v["primary"] != nil && m["value"] == v["value"])
+func withoutPrimary(m map[string]any) map[string]any {
+	if _, ok := m["primary"]; !ok {
+		return m
 	}
-	return false
-}
-
-func sameMap(a, b map[string]any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	return jsonEqual(a, b)
-}
-
-// containsValue reports whether list holds v. Values that reference a
-// resource (those with a $ref sub-attribute, such as members) are the same
-// when their "value" is; others when they are equal.
-func containsValue(def *attrDef, list []any, v any) bool {
-	vm, isMap := v.(map[string]any)
-	byValue := isMap && def.sub("$ref") != nil && vm["value"] != nil
-	for _, e := range list {
-		if byValue {
-			if em, ok := e.(map[string]any); ok && em["value"] == vm["value"] {
-				return true
-			}
-			continue
-		}
-		if jsonEqual(e, v) {
-			return true
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != "primary" {
+			c[k] = v
 		}
 	}
-	return false
+	return c
 }
 
 func setOrDelete(m map[string]any, k string, v any) {

@@ -73,12 +73,13 @@ func Example() {
 	fmt.Println(errors.Is(err, scim.ErrVersionMismatch))
 	_ = store.Delete(ctx, "User", user.ID, user.Meta.Version)
 	group, _ := store.Get(ctx, "Group", "e9e30dba")
-	fmt.Println(group.Attributes["members"])
+	members, _ := group.Attributes["members"].([]any)
+	fmt.Println(len(members))
 
 	// Output:
 	// [map[display:Tour Guides type:direct value:e9e30dba]]
 	// true
 	// 1 BJensen
 	// true
-	// []
+	// 0
 }

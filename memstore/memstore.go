@@ -107,9 +107,10 @@ type table struct {
 // handed out, and it is replaced or changed only under the tenant's write
 // lock.
 type entry struct {
-	seq  uint64
-	res  *scim.Resource
-	dead bool
+	seq     uint64
+	res     *scim.Resource
+	dead    bool
+	members memberIndex // positions in a Group's members; nil until needed
 }
 
 func newTable(typ string) *table {
@@ -167,6 +168,7 @@ func (t *table) update(e *entry, res *scim.Resource) {
 		x.reindex(e, e.res, res)
 	}
 	e.res = res
+	e.members = nil
 }
 
 // remove deletes e from the table and its indexes.
@@ -452,17 +454,9 @@ func (s *Store) dropMember(t *tenant, id string) {
 	}
 	now := s.now()
 	for _, g := range bySeq(p.appendTo(nil)) {
-		old, _ := g.res.Attributes[membersAttr].([]any)
-		kept := make([]any, 0, len(old))
-		for _, m := range old {
-			if mm, ok := m.(map[string]any); ok && mm["value"] == id {
-				continue
-			}
-			kept = append(kept, m)
-		}
 		// The stored resource is the store's own and no reader holds it
 		// (readers copy under the read lock), so it is changed in place.
-		g.res.Attributes[membersAttr] = kept
+		g.removeMember(id) // the member index keeps each member once
 		g.res.Meta.Version = s.nextVersion()
 		g.res.Meta.LastModified = now
 		gt.members.remove(id, g)

@@ -1,0 +1,151 @@
+package memstore
+
+import (
+	"context"
+
+	"github.com/scimkit/scim"
+)
+
+var _ scim.MembershipPatcher = (*Store)(nil)
+
+// memberIndex gives the position of each member in a Group's stored member
+// list, so that adding or removing one member costs the same whatever the
+// group's size. It is built on the first membership change and dropped
+// when the group is replaced.
+type memberIndex map[string]int
+
+// memberPositions returns e's member index, building it if needed. A
+// member listed twice is kept once.
+func (e *entry) memberPositions() memberIndex {
+	if e.members != nil {
+		return e.members
+	}
+	list, _ := e.res.Attributes[membersAttr].([]any)
+	pos := make(memberIndex, len(list))
+	kept := list[:0]
+	for _, m := range list {
+		id := memberValue(m)
+		if _, dup := pos[id]; dup && id != "" {
+			continue
+		}
+		pos[id] = len(kept)
+		kept = append(kept, m)
+	}
+	for i := len(kept); i < len(list); i++ {
+		list[i] = nil
+	}
+	e.setMembers(kept)
+	e.members = pos
+	return pos
+}
+
+func memberValue(m any) string {
+	mm, _ := m.(map[string]any)
+	id, _ := mm["value"].(string)
+	return id
+}
+
+func (e *entry) setMembers(list []any) {
+	if len(list) == 0 {
+		delete(e.res.Attributes, membersAttr)
+		return
+	}
+	if e.res.Attributes == nil {
+		e.res.Attributes = map[string]any{}
+	}
+	e.res.Attributes[membersAttr] = list
+}
+
+// addMember appends a member unless one with its value is present.
+func (e *entry) addMember(m map[string]any) bool {
+	id := memberValue(m)
+	pos := e.memberPositions()
+	if _, ok := pos[id]; ok || id == "" {
+		return false
+	}
+	list, _ := e.res.Attributes[membersAttr].([]any)
+	pos[id] = len(list)
+	e.setMembers(append(list, m))
+	return true
+}
+
+// removeMember removes the member with value id, moving the last member
+// into its place (member order carries no meaning in SCIM).
+func (e *entry) removeMember(id string) bool {
+	pos := e.memberPositions()
+	i, ok := pos[id]
+	if !ok {
+		return false
+	}
+	list, _ := e.res.Attributes[membersAttr].([]any)
+	last := len(list) - 1
+	if i != last {
+		list[i] = list[last]
+		pos[memberValue(list[i])] = i
+	}
+	list[last] = nil
+	delete(pos, id)
+	e.setMembers(list[:last])
+	return true
+}
+
+// PatchMembers implements scim.MembershipPatcher: it adds and removes
+// members of a Group in time independent of the group's size.
+func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return scim.Meta{}, err
+	}
+	t := s.tenant(ctx, false)
+	if t == nil {
+		return scim.Meta{}, notFound(resourceType, id)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tb := t.table(resourceType, false)
+	if tb == nil || tb.byID[id] == nil {
+		return scim.Meta{}, notFound(resourceType, id)
+	}
+	e := tb.byID[id]
+	if err := checkVersion(e, expectedVersion); err != nil {
+		return scim.Meta{}, err
+	}
+	changed := false
+	for _, m := range change.Add {
+		c, _ := cloneMember(m)
+		if e.addMember(c) {
+			tb.indexMember(memberValue(c), e, true)
+			changed = true
+		}
+	}
+	for _, mid := range change.Remove {
+		if e.removeMember(mid) {
+			tb.indexMember(mid, e, false)
+			changed = true
+		}
+	}
+	if changed {
+		e.res.Meta.Version = s.nextVersion()
+		e.res.Meta.LastModified = change.LastModified
+	}
+	return e.res.Meta, nil
+}
+
+// indexMember records in the members.value index that e now holds, or no
+// longer holds, member id. Tables of types without members have no index.
+func (t *table) indexMember(id string, e *entry, add bool) {
+	switch {
+	case t.members == nil:
+	case add:
+		t.members.add(id, e)
+	default:
+		t.members.remove(id, e)
+	}
+}
+
+func cloneMember(m map[string]any) (map[string]any, bool) {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v // member sub-attributes are strings
+	}
+	return c, true
+}
