@@ -1,14 +1,36 @@
 package scim
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // maxWriteRetries bounds the read-modify-write loop of a write without
 // If-Match that keeps losing the compare-and-swap to concurrent writers.
-const maxWriteRetries = 64
+const maxWriteRetries = 256
+
+// maxBackoff caps the wait between two attempts of a contended write.
+const maxBackoff = 20 * time.Millisecond
+
+// backoff waits before attempt n+1 of a write that lost its
+// compare-and-swap: a random time up to n times the last attempt's
+// duration, so that writers colliding on one resource spread out instead of
+// colliding again. It returns the context's error if that ends first.
+func backoff(ctx context.Context, n int, took time.Duration) error {
+	d := min(time.Duration(n)*max(took, 10*time.Microsecond), maxBackoff)
+	t := time.NewTimer(rand.N(d) + 1)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 func (h *Handler) create(req *request, rt *resourceType) error {
 	body, err := readObject(req.r, h.maxBodyBytes)
@@ -80,7 +102,8 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 func (h *Handler) update(req *request, rt *resourceType, id string, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
 	ctx := req.r.Context()
 	ifMatch := req.r.Header.Get("If-Match")
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		old, err := h.store.Get(ctx, rt.Name, id)
 		if err != nil {
 			return nil, err
@@ -92,7 +115,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, change func(
 		if err != nil {
 			return nil, err
 		}
-		if jsonEqual(rt.stored(old.Attributes), attrs) {
+		if equalValues(rt.stored(old.Attributes), attrs) {
 			return old, nil
 		}
 		res := &Resource{
@@ -103,13 +126,17 @@ func (h *Handler) update(req *request, rt *resourceType, id string, change func(
 			Unique:     rt.uniqueKeys(attrs),
 		}
 		stored, err := h.store.Replace(ctx, res, old.Meta.Version)
-		if errors.Is(err, ErrVersionMismatch) && ifMatch == "" && attempt < maxWriteRetries {
-			continue
-		}
-		if errors.Is(err, ErrVersionMismatch) {
+		switch {
+		case !errors.Is(err, ErrVersionMismatch):
+			return stored, err
+		case ifMatch != "":
 			return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
+		case attempt == maxWriteRetries:
+			return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "resource is being modified by too many clients at once; retry later", Err: err}
 		}
-		return stored, err
+		if err := backoff(ctx, attempt, time.Since(start)); err != nil {
+			return nil, err
+		}
 	}
 }
 

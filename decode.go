@@ -429,7 +429,7 @@ func (d decoder) carryOver(old, repl map[string]any) error {
 			nv, has := n[a.name]
 			switch a.mutability {
 			case "immutable":
-				if had && has && !jsonEqual(ov, nv) {
+				if had && has && !equalValues(ov, nv) {
 					return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: "attribute " + where + a.name + " is immutable", Err: errImmutable}
 				}
 				if had && !has {
@@ -483,11 +483,4 @@ func (rt *resourceType) uniqueKeys(attrs map[string]any) []UniqueKey {
 		keys = append(keys, UniqueKey{Attribute: p.String(), Value: s})
 	}
 	return keys
-}
-
-// jsonEqual compares two decoded attribute values.
-func jsonEqual(a, b any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }

@@ -315,7 +315,7 @@ func (p *filterParser) resolvePath(t token) (AttrPath, *attrDef, error) {
 	} else if !validPathSyntax(text) {
 		return AttrPath{}, nil, p.errorf(t.pos, "%s is not a valid attribute path", quoteShort(text))
 	}
-	path, def, err := p.rt.resolve(text)
+	path, def, err := p.rt.resolve(text, p.strict)
 	if err != nil {
 		var e *Error
 		if p.outer != nil {
@@ -402,6 +402,17 @@ func (p *filterParser) parseValuePath(t, lb token) (Filter, error) {
 		return nil, err
 	}
 	p.depth--
+	// Lenient: `emails[type eq "work"].value eq "x"`, Entra ID's match on a
+	// work email, compares a sub-attribute of the selected values.
+	if next := p.peek(); !p.strict && next.kind == tokWord && next.pos == p.pos && strings.HasPrefix(next.text, ".") {
+		p.outer = &path
+		cmp, err := p.parseAttrExpr(token{kind: tokWord, text: next.text[1:], pos: next.pos + 1, end: next.end})
+		p.outer = nil
+		if err != nil {
+			return nil, err
+		}
+		inner = &LogicalExpr{Op: And, Left: inner, Right: cmp}
+	}
 	return &ValuePathExpr{Path: path, Filter: inner}, nil
 }
 

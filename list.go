@@ -121,18 +121,18 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 	if sb.Count != nil {
 		lr.count, lr.countSet = *sb.Count, true
 	}
-	if lr.attributes, err = stringList(sb.Attributes, "attributes"); err != nil {
+	if lr.attributes, err = stringList(sb.Attributes, "attributes", h.strict); err != nil {
 		return lr, err
 	}
-	if lr.excluded, err = stringList(sb.ExcludedAttributes, "excludedAttributes"); err != nil {
+	if lr.excluded, err = stringList(sb.ExcludedAttributes, "excludedAttributes", h.strict); err != nil {
 		return lr, err
 	}
 	return lr, nil
 }
 
-// stringList accepts an array of strings or, leniently, one comma-separated
-// string, as the query form has it.
-func stringList(raw json.RawMessage, name string) ([]string, error) {
+// stringList accepts an array of strings or, unless strict, one
+// comma-separated string, as the query form has it.
+func stringList(raw json.RawMessage, name string, strict bool) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -141,7 +141,7 @@ func stringList(raw json.RawMessage, name string) ([]string, error) {
 		return list, nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if !strict && json.Unmarshal(raw, &s) == nil {
 		return splitList(s), nil
 	}
 	return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
@@ -255,12 +255,12 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest) (typeQuery, erro
 		tq.query.Filter = f
 	}
 	if lr.sortBy != "" {
-		p, _, err := rt.resolve(lr.sortBy)
+		p, _, err := rt.resolve(lr.sortBy, h.strict)
 		if err != nil {
 			return tq, &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "sortBy: " + err.Error(), Err: err}
 		}
 		if p.Type == TypeComplex {
-			if sub, _, err := rt.resolve(lr.sortBy + ".value"); err == nil {
+			if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
 				p = sub
 			}
 		}

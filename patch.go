@@ -198,7 +198,7 @@ func (rt *resourceType) parsePatchPath(raw string, strict bool) (*patchPath, err
 		}
 		return p, nil
 	}
-	ap, leaf, err := rt.resolve(raw)
+	ap, leaf, err := rt.resolve(raw, strict)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -341,7 +341,7 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if err := p.apply(op, path, c, value, hasValue); err != nil {
 		return err
 	}
-	if immutable && !jsonEqual(before, c[def.name]) {
+	if immutable && !equalValues(before, c[def.name]) {
 		return mutabilityError("attribute %q is immutable", def.name)
 	}
 	return nil
@@ -564,11 +564,13 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 		switch {
 		case op == "remove" && !p.dec.strict:
 			return nil // already absent
-		case op == "remove", op == "replace" && p.dec.strict && path.sub == nil, !def.multi && len(cur) > 0:
+		case op == "remove", op == "replace" && p.dec.strict, !def.multi && len(cur) > 0:
+			// RFC 7644 §3.5.2.3: a replace whose filter matches nothing is noTarget.
 			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
-		// add, or a replace of a sub-attribute (or leniently of a whole
-		// value): create the value the filter describes.
+		// add, or leniently a replace (Entra ID replaces
+		// emails[type eq "work"].value on users without one): create the
+		// value the filter describes.
 		m := eqConditions(path.filter)
 		if m == nil {
 			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
@@ -647,7 +649,7 @@ func setSubValue(def *attrDef, m map[string]any, sub *attrDef, v any) error {
 	switch {
 	case had && v == nil && sub.required:
 		return mutabilityError("sub-attribute %q of %q is required", sub.name, def.name)
-	case had && sub.mutability == "immutable" && !jsonEqual(old, v):
+	case had && sub.mutability == "immutable" && !equalValues(old, v):
 		return mutabilityError("sub-attribute %q of %q is immutable", sub.name, def.name)
 	}
 	setOrDelete(m, sub.name, v)

@@ -47,7 +47,7 @@ func (rt *resourceType) parseProjection(attributes, excluded []string) projectio
 			}
 			return
 		}
-		path, _, err := rt.resolve(raw)
+		path, _, err := rt.resolve(raw, false)
 		if err != nil {
 			return
 		}

@@ -234,9 +234,10 @@ func (rt *resourceType) splitURN(path string) (*schemaDef, string) {
 
 // resolve turns a textual attribute path ("userName", "name.givenName",
 // "urn:…:enterprise:2.0:User:manager.value", "meta.created") into a
-// canonical AttrPath and the definition of the addressed (sub-)attribute.
-// Names match case-insensitively.
-func (rt *resourceType) resolve(path string) (AttrPath, *attrDef, error) {
+// canonical AttrPath and the definition of the addressed (sub)attribute.
+// Names match case-insensitively. Unless strict, an extension attribute
+// may be named without its URN when no core attribute has its name.
+func (rt *resourceType) resolve(path string, strict bool) (AttrPath, *attrDef, error) {
 	s, rest := rt.splitURN(path)
 	if rest == "" {
 		return AttrPath{}, nil, &pathError{path}
@@ -254,7 +255,7 @@ func (rt *resourceType) resolve(path string) (AttrPath, *attrDef, error) {
 		if def == nil {
 			def = rt.common.attr(name)
 		}
-		if def == nil { // lenient: an extension attribute named without its URN
+		if def == nil && !strict {
 			for _, e := range rt.extensions {
 				if d := e.attr(name); d != nil {
 					s, def = e, d

@@ -187,3 +187,37 @@ type MembershipChange struct {
 	// LastModified is the time to record if the members change.
 	LastModified time.Time
 }
+
+// equalValues reports whether two attribute values (the JSON kinds of
+// Resource.Attributes) are deeply equal.
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, av := range a {
+			bv, ok := b[k]
+			if !ok || !equalValues(av, bv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !equalValues(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case string, bool, int64, float64, int, nil:
+		return a == b
+	default:
+		return false
+	}
+}
