@@ -1,0 +1,14 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/memstore"
+	"github.com/scimkit/scim/storetest"
+)
+
+// TestConformance runs the Store conformance kit against the memory store.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) scim.Store { return memstore.New() })
+}
