@@ -30,15 +30,13 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 		}
 		switch {
 		case op.op == "add" && op.path.filter == nil:
-			vals, err := dec.value(def, op.value)
-			if err != nil {
-				return change, false // the full path reports the error
+			members, ok := memberValues(dec, def, op.value)
+			if !ok {
+				return change, false // the generic path reports the error
 			}
-			list, _ := vals.([]any)
-			for _, v := range list {
-				m, _ := v.(map[string]any)
-				id, _ := m["value"].(string)
-				if id == "" || removed[id] {
+			for _, m := range members {
+				id := m["value"].(string)
+				if removed[id] {
 					return change, false
 				}
 				added[id] = true
@@ -57,15 +55,13 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 			removed[id] = true
 			change.Remove = append(change.Remove, id)
 		case op.op == "remove" && op.hasValue && op.value != nil && !h.strict:
-			vals, err := dec.value(def, op.value)
-			if err != nil {
+			members, ok := memberValues(dec, def, op.value)
+			if !ok {
 				return change, false
 			}
-			list, _ := vals.([]any)
-			for _, v := range list {
-				m, _ := v.(map[string]any)
-				id, _ := m["value"].(string)
-				if id == "" || added[id] {
+			for _, m := range members {
+				id := m["value"].(string)
+				if added[id] {
 					return change, false
 				}
 				removed[id] = true
@@ -76,6 +72,25 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 		}
 	}
 	return change, true
+}
+
+// memberValues decodes a PATCH value as member values, each with a string
+// "value"; false when it is anything else.
+func memberValues(dec decoder, def *attrDef, raw any) ([]map[string]any, bool) {
+	vals, err := dec.value(def, raw)
+	if err != nil {
+		return nil, false
+	}
+	list, _ := vals.([]any)
+	out := make([]map[string]any, 0, len(list))
+	for _, v := range list {
+		m, _ := v.(map[string]any)
+		if id, _ := m["value"].(string); id == "" {
+			return nil, false
+		}
+		out = append(out, m)
+	}
+	return out, true
 }
 
 // patchMembers applies a membership change through the store's
