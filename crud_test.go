@@ -175,12 +175,27 @@ func TestReplaceErrors(t *testing.T) {
 }
 
 func TestReplaceChecksImmutable(t *testing.T) {
-	s := newServer(t)
+	s := newServer(t, scim.WithResourceTypes(acmeUsers(), scim.GroupResourceType()))
+	badge := func(v string) map[string]any {
+		return user("a", map[string]any{acmeSchema: map[string]any{"badgeNumber": v, "level": 1}})
+	}
+	id := s.create("/Users", user("a"))
+	// An immutable attribute may be set once...
+	resp := s.do(http.MethodPut, "/Users/"+id, badge("B-1"))
+	require.Equal(t, http.StatusOK, resp.status, resp.raw)
+	// ...sent again unchanged, or left out (it is kept)...
+	require.Equal(t, http.StatusOK, s.do(http.MethodPut, "/Users/"+id, badge("B-1")).status)
+	resp = s.do(http.MethodPut, "/Users/"+id, user("a"))
+	require.Equal(t, http.StatusOK, resp.status, resp.raw)
+	assert.Equal(t, map[string]any{"badgeNumber": "B-1"}, resp.body[acmeSchema])
+	// ...but not changed.
+	requireError(t, s.do(http.MethodPut, "/Users/"+id, badge("B-2")), 400, "mutability")
+	assert.Equal(t, "B-1", s.do(http.MethodGet, "/Users/"+id, nil).body[acmeSchema].(map[string]any)["badgeNumber"])
+
+	// A group's member list may be replaced (members.value is immutable
+	// within one value, not across the list).
 	g := s.create("/Groups", group("g"))
-	// members.value is immutable within a value, but the member list itself
-	// may be replaced; an immutable top-level attribute of a custom schema
-	// is checked in schema-level tests (decode).
-	resp := s.do(http.MethodPut, "/Groups/"+g, group("g", "u1", "u2"))
+	resp = s.do(http.MethodPut, "/Groups/"+g, group("g", "u1", "u2"))
 	require.Equal(t, http.StatusOK, resp.status, resp.raw)
 	assert.Len(t, resp.body["members"], 2)
 }
