@@ -326,6 +326,10 @@ func (p *filterParser) resolvePath(t token) (AttrPath, *attrDef, error) {
 		e.Err = err // a *pathError: a search across types skips the type
 		return AttrPath{}, nil, e
 	}
+	if p.rt.neverReturned(path, def) {
+		// Filtering on a password would let a client guess it.
+		return AttrPath{}, nil, p.errorf(t.pos, "%s is never returned, so it cannot be filtered on", path)
+	}
 	return path, def, nil
 }
 

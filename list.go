@@ -255,9 +255,12 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest) (typeQuery, erro
 		tq.query.Filter = f
 	}
 	if lr.sortBy != "" {
-		p, _, err := rt.resolve(lr.sortBy, h.strict)
+		p, def, err := rt.resolve(lr.sortBy, h.strict)
 		if err != nil {
 			return tq, &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "sortBy: " + err.Error(), Err: err}
+		}
+		if rt.neverReturned(p, def) {
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
 		}
 		if p.Type == TypeComplex {
 			if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {

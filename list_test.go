@@ -180,6 +180,8 @@ func TestListInvalidFilter(t *testing.T) {
 		`emails[type eq "work"`,
 		`userName eq "unterminated`,
 		`name eq "x"`,
+		`password eq "secret"`, // never returned: no guessing by filter
+		`password pr`,
 	} {
 		t.Run(f, func(t *testing.T) {
 			requireError(t, s.do(http.MethodGet, "/Users?filter="+f, nil), 400, "invalidFilter")
@@ -238,6 +240,7 @@ func TestListPagingAndSorting(t *testing.T) {
 	assert.Equal(t, []string{created[0], created[3], created[6]}, byNick)
 
 	requireError(t, s.do(http.MethodGet, "/Users?sortBy=nosuch", nil), 400, "invalidValue")
+	requireError(t, s.do(http.MethodGet, "/Users?sortBy=password", nil), 400, "invalidValue")
 	requireError(t, s.do(http.MethodGet, "/Users?sortOrder=sideways&sortBy=userName", nil), 400, "invalidValue")
 	requireError(t, s.do(http.MethodGet, "/Users?count=ten", nil), 400, "invalidValue")
 	requireError(t, s.do(http.MethodGet, "/Users?startIndex=x", nil), 400, "invalidValue")

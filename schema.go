@@ -282,6 +282,17 @@ func (rt *resourceType) resolve(path string, strict bool) (AttrPath, *attrDef, e
 	return p, leaf, nil
 }
 
+// neverReturned reports whether the attribute at p, whose definition is
+// leaf, is never returned (RFC 7643 §2.4 "returned": "never"), itself or
+// through its parent. Such values may not be filtered or sorted on either.
+func (rt *resourceType) neverReturned(p AttrPath, leaf *attrDef) bool {
+	if leaf.returned == "never" {
+		return true
+	}
+	top := rt.topDef(p)
+	return top != nil && top.returned == "never"
+}
+
 // topDef returns the definition of the top-level attribute of p.
 func (rt *resourceType) topDef(p AttrPath) *attrDef {
 	if p.URN != "" {
