@@ -241,3 +241,15 @@ func TestConditionalRequests(t *testing.T) {
 	requireError(t, s.do(http.MethodDelete, "/Users/"+id, nil, "If-Match", etag), 412, "")
 	assert.Equal(t, http.StatusNoContent, s.do(http.MethodDelete, "/Users/"+id, nil, "If-Match", ok.header.Get("ETag")).status)
 }
+
+func TestNumericStringsMustBeJSONNumbers(t *testing.T) {
+	s := newServer(t, scim.WithResourceTypes(acmeUsers(), scim.GroupResourceType()))
+	for _, v := range []string{"NaN", "Inf", "-Infinity", "0x1p3", "1_000"} {
+		resp := s.do(http.MethodPost, "/Users", user("u-"+v, map[string]any{acmeSchema: map[string]any{"score": v}}))
+		requireError(t, resp, 400, "invalidValue")
+	}
+	resp := s.do(http.MethodPost, "/Users", user("ok", map[string]any{acmeSchema: map[string]any{"score": " 2.5 ", "level": "7"}}))
+	require.Equal(t, http.StatusCreated, resp.status, resp.raw)
+	assert.Equal(t, map[string]any{"score": 2.5, "level": float64(7)}, resp.body[acmeSchema])
+	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/Users", nil).status)
+}

@@ -280,7 +280,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 			return bad()
 		}
 		f, err := n.Float64()
-		if err != nil || math.IsInf(f, 0) {
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a decimal, got %s", def.name, n)
 		}
 		return f, nil
@@ -307,10 +307,10 @@ func (d decoder) number(raw any) (json.Number, bool) {
 	case int64:
 		return json.Number(strconv.FormatInt(v, 10)), true
 	case string:
-		if !d.strict {
-			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				return json.Number(strings.TrimSpace(v)), true
-			}
+		// Only JSON's own number syntax: no NaN, Inf or hex floats, which
+		// could be stored but not sent back.
+		if s := strings.TrimSpace(v); !d.strict && isJSONNumber(s) {
+			return json.Number(s), true
 		}
 	}
 	return "", false

@@ -70,9 +70,35 @@ func evalFilter(f Filter, r *Resource, el *scopeElem) bool {
 			}
 		}
 	case *CompareExpr:
+		if eq, ok := elemStringEqual(f, el); ok {
+			return eq
+		}
 		return evalCompare(f, leafValues(r, f.Path, el))
 	}
 	return false
+}
+
+// elemStringEqual answers `sub eq "x"` on a value path's element without
+// allocating: the common case (members[value eq "id"]), which a PATCH on a
+// large group evaluates once per member. ok is false for anything else.
+func elemStringEqual(c *CompareExpr, el *scopeElem) (eq, ok bool) {
+	if el == nil || c.Op != OpEqual || c.Path.Sub == "" || c.Path.Name != el.path.Name || c.Path.URN != el.path.URN {
+		return false, false
+	}
+	want, ok := c.Value.(string)
+	if !ok || !(c.Path.Type == TypeString || c.Path.Type == TypeReference) {
+		return false, false
+	}
+	switch got := el.elem[c.Path.Sub].(type) {
+	case string:
+		if c.Path.CaseExact {
+			return got == want, true
+		}
+		return foldCase(got) == foldCase(want), true
+	case nil:
+		return false, true
+	}
+	return false, false // a list or another kind: the general path
 }
 
 // attrValue returns the top-level attribute of p (its Sub is ignored but for
@@ -140,7 +166,7 @@ func leafValues(r *Resource, p AttrPath, el *scopeElem) []any {
 			return stringValues(r.Meta.Version)
 		}
 		top, _ = attrValue(r, p)
-	} else {
+	} else if r != nil {
 		top, _ = attrValue(r, p)
 	}
 	if p.Sub == "" {

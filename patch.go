@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,7 +45,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		dec := h.decoder(rt)
 		stored, err = h.update(req, rt, id, func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
-			return attrs, rt.applyPatch(dec, old.ID, attrs, ops)
+			return attrs, rt.applyPatch(req.r.Context(), dec, old.ID, attrs, ops)
 		})
 	}
 	if err != nil {
@@ -218,10 +219,14 @@ type patcher struct {
 }
 
 // applyPatch applies ops in order to attrs (which it changes) and checks
-// the result. One failing operation fails them all; the caller discards attrs.
-func (rt *resourceType) applyPatch(dec decoder, id string, attrs map[string]any, ops []patchOp) error {
+// the result. One failing operation fails them all; the caller discards
+// attrs. It stops when ctx ends: each operation may walk a large list.
+func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, attrs map[string]any, ops []patchOp) error {
 	p := &patcher{rt: rt, dec: dec, id: id, attrs: attrs}
 	for i, op := range ops {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var err error
 		if op.path == nil {
 			err = p.applyNoPath(op)
@@ -531,12 +536,17 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 	}
 	nvm, _ := nv.(map[string]any)
 	matched, primary := 0, -1
-	out := make([]any, 0, len(cur)+1)
-	for _, e := range cur {
+	var out []any // copied from cur on the first match only: most filters on a large list match little
+	for i, e := range cur {
 		m, ok := e.(map[string]any)
 		if !ok || !valueMatches(path.vpath, path.filter, m) {
-			out = append(out, e)
+			if out != nil {
+				out = append(out, e)
+			}
 			continue
+		}
+		if out == nil {
+			out = append(make([]any, 0, len(cur)+1), cur[:i]...)
 		}
 		matched++
 		switch {
@@ -561,6 +571,7 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 		out = append(out, m)
 	}
 	if matched == 0 {
+		out = cur
 		switch {
 		case op == "remove" && !p.dec.strict:
 			return nil // already absent
@@ -603,11 +614,7 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 // valueMatches evaluates a value filter against one value of the attribute at path.
 func valueMatches(path AttrPath, f Filter, value map[string]any) bool {
 	path.Sub = ""
-	attrs := map[string]any{path.Name: []any{value}}
-	if path.URN != "" {
-		attrs = map[string]any{path.URN: attrs}
-	}
-	return Matches(&ValuePathExpr{Path: path, Filter: f}, &Resource{Attributes: attrs})
+	return evalFilter(f, nil, &scopeElem{path: path, elem: value})
 }
 
 // eqConditions returns the value a filter of `sub eq "x"` terms joined by
