@@ -81,7 +81,7 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 	if err != nil {
 		return err
 	}
-	stored, err := h.update(req, rt, id, func(old *Resource) (map[string]any, error) {
+	stored, err := h.update(req, rt, id, rt.holdsNeverReturned(attrs), func(old *Resource) (map[string]any, error) {
 		repl := cloneMap(attrs)
 		if err := dec.carryOver(old.Attributes, repl); err != nil {
 			return nil, err
@@ -98,8 +98,10 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 // PATCH. With If-Match the client's version must be current (else 412);
 // without it a lost compare-and-swap is retried on a fresh read, so
 // concurrent writers never lose each other's changes. A change that leaves
-// the attributes as they were writes nothing: meta is not touched.
-func (h *Handler) update(req *request, rt *resourceType, id string, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
+// the attributes as they were writes nothing: meta is not touched — unless
+// the request assigns a never-returned attribute (a password): then an
+// unchanged version would tell the client its guess was right.
+func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecret bool, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
 	ctx := req.r.Context()
 	ifMatch := req.r.Header.Get("If-Match")
 	for attempt := 1; ; attempt++ {
@@ -115,7 +117,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, change func(
 		if err != nil {
 			return nil, err
 		}
-		if equalValues(rt.stored(old.Attributes), attrs) {
+		if !assignsSecret && equalValues(rt.stored(old.Attributes), attrs) {
 			return old, nil
 		}
 		res := &Resource{

@@ -253,3 +253,26 @@ func TestNumericStringsMustBeJSONNumbers(t *testing.T) {
 	assert.Equal(t, map[string]any{"score": 2.5, "level": float64(7)}, resp.body[acmeSchema])
 	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/Users", nil).status)
 }
+
+// TestVersionDoesNotRevealPasswords: assigning a password always writes, so
+// an unchanged version cannot confirm a guess.
+func TestVersionDoesNotRevealPasswords(t *testing.T) {
+	s := newServer(t)
+	id := s.create("/Users", user("a", map[string]any{"password": "hunter2"}))
+	v0 := s.do(http.MethodGet, "/Users/"+id, nil).header.Get("ETag")
+	for _, body := range []map[string]any{
+		{"schemas": []string{scim.PatchOpSchema}, "Operations": []any{map[string]any{"op": "replace", "path": "password", "value": "hunter2"}}},
+		{"schemas": []string{scim.PatchOpSchema}, "Operations": []any{map[string]any{"op": "replace", "value": map[string]any{"password": "hunter2"}}}},
+	} {
+		resp := s.do(http.MethodPatch, "/Users/"+id, body)
+		require.Equal(t, http.StatusNoContent, resp.status, resp.raw)
+		assert.NotEqual(t, v0, resp.header.Get("ETag"))
+		v0 = resp.header.Get("ETag")
+	}
+	resp := s.do(http.MethodPut, "/Users/"+id, user("a", map[string]any{"password": "hunter2"}))
+	assert.NotEqual(t, v0, resp.header.Get("ETag"))
+	// Without a password, a no-op keeps the version.
+	same := s.do(http.MethodPut, "/Users/"+id, user("a"))
+	again := s.do(http.MethodPut, "/Users/"+id, user("a"))
+	assert.Equal(t, same.header.Get("ETag"), again.header.Get("ETag"))
+}

@@ -43,7 +43,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		stored, err = h.patchMembers(req, rt, id, change)
 	} else {
 		dec := h.decoder(rt)
-		stored, err = h.update(req, rt, id, func(old *Resource) (map[string]any, error) {
+		stored, err = h.update(req, rt, id, rt.patchAssignsNeverReturned(ops), func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
 			return attrs, rt.applyPatch(req.r.Context(), dec, old.ID, attrs, ops)
 		})
@@ -208,6 +208,41 @@ func (rt *resourceType) parsePatchPath(raw string, strict bool) (*patchPath, err
 		p.sub = leaf
 	}
 	return p, nil
+}
+
+// patchAssignsNeverReturned reports whether an operation addresses a
+// never-returned attribute (a password), with a path or as a key of a
+// path-less value.
+func (rt *resourceType) patchAssignsNeverReturned(ops []patchOp) bool {
+	hidden := func(p *patchPath) bool {
+		return p.def != nil && (p.def.returned == "never" || p.sub != nil && p.sub.returned == "never")
+	}
+	for _, op := range ops {
+		switch {
+		case op.path != nil && op.path.def == nil: // a whole extension
+			if m, ok := op.value.(map[string]any); ok && rt.holdsNeverReturned(map[string]any{op.path.urn: m}) {
+				return true
+			}
+		case op.path != nil:
+			if hidden(op.path) {
+				return true
+			}
+		default:
+			m, _ := op.value.(map[string]any)
+			for k, v := range m {
+				if ext := rt.schemaByURN(k); ext != nil && ext != rt.core {
+					if vm, ok := v.(map[string]any); ok && rt.holdsNeverReturned(map[string]any{ext.urn: vm}) {
+						return true
+					}
+					continue
+				}
+				if p, err := rt.parsePatchPath(k, false); err == nil && hidden(p) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // patcher applies operations to a copy of a resource's attributes.

@@ -293,6 +293,23 @@ func (rt *resourceType) neverReturned(p AttrPath, leaf *attrDef) bool {
 	return top != nil && top.returned == "never"
 }
 
+// holdsNeverReturned reports whether attrs assign a top-level attribute
+// that is never returned.
+func (rt *resourceType) holdsNeverReturned(attrs map[string]any) bool {
+	for _, s := range append([]*schemaDef{rt.core}, rt.extensions...) {
+		m := attrs
+		if s != rt.core {
+			m, _ = attrs[s.urn].(map[string]any)
+		}
+		for _, a := range s.attrs {
+			if _, ok := m[a.name]; ok && a.returned == "never" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // topDef returns the definition of the top-level attribute of p.
 func (rt *resourceType) topDef(p AttrPath) *attrDef {
 	if p.URN != "" {
