@@ -443,7 +443,7 @@ func (d decoder) carryOver(old, repl map[string]any) error {
 		}
 		return nil
 	}
-	if err := check(append(d.rt.core.attrs, d.rt.common.attrs...), old, repl, ""); err != nil {
+	if err := check(d.rt.topLevel, old, repl, ""); err != nil {
 		return err
 	}
 	for _, e := range d.rt.extensions {

@@ -63,8 +63,10 @@ func badRequest(scimType, format string, args ...any) *Error {
 func toError(err error) *Error {
 	var se *Error
 	switch {
-	case errors.As(err, &se):
+	case errors.As(err, &se) && se.Status >= 400 && se.Status <= 599:
 		return se
+	case se != nil: // a store's *Error without an error status
+		return &Error{Status: http.StatusInternalServerError, Detail: "internal server error", Err: err}
 	case errors.Is(err, ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Detail: "resource not found", Err: err}
 	case errors.Is(err, ErrVersionMismatch):

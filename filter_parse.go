@@ -378,6 +378,10 @@ func (p *filterParser) parseAttrExpr(t token) (Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, ok := val.(string); ok && path.URN == "" && path.Name == "meta" && path.Sub == "version" {
+		// Clients compare with the version as served, a weak ETag: W/"3".
+		val = strings.Trim(strings.TrimPrefix(s, "W/"), `"`)
+	}
 	return &CompareExpr{Path: path, Op: op, Value: val}, nil
 }
 

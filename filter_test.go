@@ -105,7 +105,7 @@ func testUsers() []*Resource {
 	}
 	bob := &Resource{
 		Type: "User", ID: "id-bob",
-		Meta: Meta{Created: ts("2024-03-01T00:00:00Z"), LastModified: ts("2024-03-02T00:00:00Z"), Version: `W/"b1"`},
+		Meta: Meta{Created: ts("2024-03-01T00:00:00Z"), LastModified: ts("2024-03-02T00:00:00Z"), Version: "b1"},
 		Attributes: map[string]any{
 			"userName":   "bob",
 			"externalId": "ext-2",
@@ -590,7 +590,8 @@ func TestMatchesFilter(t *testing.T) {
 		{`meta.lastModified gt "2024-05-31T23:59:59Z"`, "Alice,carol"},
 		{`meta.resourceType eq "user"`, ""},
 		{`meta.resourceType eq "User"`, "Alice,bob,carol"},
-		{`meta.version eq "W/\"b1\""`, "bob"},
+		{`meta.version eq "W/\"b1\""`, "bob"}, // as served in ETags
+		{`meta.version eq "b1"`, "bob"},
 		{`meta.location pr`, ""},
 		{`meta pr`, "Alice,bob,carol"},
 		// pr and null on missing, empty and null values
@@ -605,7 +606,8 @@ func TestMatchesFilter(t *testing.T) {
 		{`name pr`, "Alice,bob"},
 		{`level pr`, "Alice,bob"},
 		{entURN + `:manager pr`, "Alice"},
-		{entURN + `:manager.value eq "BOSS-ID"`, "Alice"},
+		{entURN + `:manager.value eq "BOSS-ID"`, ""}, // a reference's value is an id: case-exact
+		{entURN + `:manager.value eq "boss-id"`, "Alice"},
 		{entURN + `:manager eq "boss-id"`, "Alice"},
 		{`employeeNumber eq "701984"`, "Alice"},
 		// multi-valued complex: any element

@@ -119,5 +119,6 @@ func ifMatchVersion(header string) (version string, ok bool) {
 	case strings.Contains(header, ","):
 		return "", false
 	}
-	return strings.Trim(strings.TrimPrefix(header, "W/"), `"`), true
+	version = strings.Trim(strings.TrimPrefix(header, "W/"), `"`)
+	return version, version != "" // W/"" names no version: the generic path answers 412
 }

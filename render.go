@@ -75,8 +75,8 @@ func (rt *resourceType) parseProjection(attributes, excluded []string) projectio
 	return p
 }
 
-// returns reports whether a (sub-)attribute is returned and, for a complex
-// attribute, which of its sub-attributes are (nil: decide per sub).
+// returns reports whether the attribute def (with key attrKey of it) is
+// returned, or, when sub is set, whether that sub-attribute of it is.
 func (p projection) returns(key string, def *attrDef, sub *attrDef) bool {
 	if sub != nil {
 		switch sub.returned {
@@ -122,7 +122,7 @@ func hasKey(m map[string]map[string]bool, k string) bool {
 func (rt *resourceType) render(res *Resource, base string, p projection) map[string]any {
 	out := map[string]any{"id": res.ID}
 	schemas := []string{rt.core.urn}
-	rt.renderAttrs(out, "", append(rt.core.attrs, rt.common.attrs...), res.Attributes, base, p)
+	rt.renderAttrs(out, "", rt.topLevel, res.Attributes, base, p)
 	for _, e := range rt.extensions {
 		src, ok := res.Attributes[e.urn].(map[string]any)
 		if !ok {

@@ -125,6 +125,11 @@ func compileAttrs(as []schema.CoreAttribute) ([]*attrDef, map[string]*attrDef) {
 		}
 		if a.HasSubAttributes() {
 			d.subs, d.byName = compileAttrs(a.SubAttributes())
+			// The "value" of a reference to a resource (members, groups,
+			// manager) is that resource's id, which is case-exact.
+			if v := d.sub("value"); v != nil && d.sub("$ref") != nil {
+				v.caseExact = true
+			}
 		}
 		defs = append(defs, d)
 		byName[strings.ToLower(d.name)] = d
@@ -137,8 +142,8 @@ func compileSchema(s schema.Schema) *schemaDef {
 	return &schemaDef{urn: s.ID, src: s, attrs: attrs, byName: byName}
 }
 
-// commonSchema holds id, externalId and meta (RFC 7643 §3.1); schemas is
-// handled by the handler itself.
+// commonAttrNames are the common attributes kept in a compiled resource
+// type (RFC 7643 §3.1); "schemas" the handler computes itself.
 var commonAttrNames = map[string]bool{"id": true, "externalid": true, "meta": true}
 
 func compileCommon() *schemaDef {
@@ -156,6 +161,7 @@ type resourceType struct {
 	ResourceType
 	core       *schemaDef
 	common     *schemaDef
+	topLevel   []*attrDef // core then common attributes: those at the top of Resource.Attributes
 	extensions []*schemaDef
 	required   map[string]bool // extension URN → required
 	// uniqueAttrs are the top-level attributes whose values the store must
@@ -173,6 +179,7 @@ func compileResourceType(rt ResourceType, extraUnique ...string) (*resourceType,
 		common:       compileCommon(),
 		required:     map[string]bool{},
 	}
+	c.topLevel = append(append([]*attrDef{}, c.core.attrs...), c.common.attrs...)
 	for _, e := range rt.Extensions {
 		c.extensions = append(c.extensions, compileSchema(e.Schema))
 		c.required[e.Schema.ID] = e.Required
@@ -322,15 +329,4 @@ func (rt *resourceType) topDef(p AttrPath) *attrDef {
 		return d
 	}
 	return rt.common.attr(p.Name)
-}
-
-// schemaURNs lists the core schema and the extensions present in attrs.
-func (rt *resourceType) schemaURNs(attrs map[string]any) []string {
-	urns := []string{rt.core.urn}
-	for _, e := range rt.extensions {
-		if _, ok := attrs[e.urn]; ok {
-			urns = append(urns, e.urn)
-		}
-	}
-	return urns
 }

@@ -215,7 +215,12 @@ func equalValues(a, b any) bool {
 			}
 		}
 		return true
-	case string, bool, int64, float64, int, nil:
+	case int64, float64, int:
+		// A store may hand a whole decimal back as int64: compare numbers by value.
+		na, ok1 := toNumber(a)
+		nb, ok2 := toNumber(b)
+		return ok1 && ok2 && na.compare(nb) == 0
+	case string, bool, nil:
 		return a == b
 	default:
 		return false

@@ -111,7 +111,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 	}
 	changed := false
 	for _, m := range change.Add {
-		c, _ := cloneMember(m)
+		c := cloneMember(m)
 		if e.addMember(c) {
 			tb.indexMember(memberValue(c), e, true)
 			changed = true
@@ -142,10 +142,10 @@ func (t *table) indexMember(id string, e *entry, add bool) {
 	}
 }
 
-func cloneMember(m map[string]any) (map[string]any, bool) {
+func cloneMember(m map[string]any) map[string]any {
 	c := make(map[string]any, len(m))
 	for k, v := range m {
 		c[k] = v // member sub-attributes are strings
 	}
-	return c, true
+	return c
 }
