@@ -197,21 +197,26 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 	}
 	var queries []typeQuery
 	var firstErr error
+	sorted := false
 	for _, rt := range types {
-		tq, err := h.resolveList(rt, lr)
+		tq, err := h.resolveList(rt, lr, len(types) > 1)
 		if err != nil {
 			var pe *pathError
 			if len(types) > 1 && errors.As(err, &pe) {
-				firstErr = err
+				firstErr = err // the filter names an attribute this type lacks
 				continue
 			}
 			return err
 		}
+		sorted = sorted || tq.query.SortBy != nil
 		tq.query.StartIndex, tq.query.Count = startIndex, count
 		queries = append(queries, tq)
 	}
 	if len(queries) == 0 && firstErr != nil {
 		return firstErr
+	}
+	if lr.sortBy != "" && !sorted && len(queries) > 0 {
+		return badRequest(ErrTypeInvalidValue, "sortBy: no resource type has attribute %q", lr.sortBy)
 	}
 
 	resources := []map[string]any{}
@@ -243,8 +248,9 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 }
 
 // resolveList parses a list request's filter, sort and projection against
-// a resource type.
-func (h *Handler) resolveList(rt *resourceType, lr listRequest) (typeQuery, error) {
+// a resource type. With sortOptional (a search across types) a sortBy the
+// type lacks leaves it unsorted: its resources have no value to sort by.
+func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional bool) (typeQuery, error) {
 	tq := typeQuery{rt: rt, proj: rt.parseProjection(lr.attributes, lr.excluded)}
 	tq.query.Attributes, tq.query.ExcludedAttributes = tq.proj.paths, tq.proj.exPaths
 	if strings.TrimSpace(lr.filter) != "" {
@@ -256,18 +262,20 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest) (typeQuery, erro
 	}
 	if lr.sortBy != "" {
 		p, def, err := rt.resolve(lr.sortBy, h.strict)
-		if err != nil {
-			return tq, &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "sortBy: " + err.Error(), Err: err}
-		}
-		if rt.neverReturned(p, def) {
+		switch {
+		case err != nil && !sortOptional:
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %v", err)
+		case err != nil:
+		case rt.neverReturned(p, def):
 			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
-		}
-		if p.Type == TypeComplex {
-			if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
-				p = sub
+		default:
+			if p.Type == TypeComplex {
+				if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
+					p = sub
+				}
 			}
+			tq.query.SortBy = &p
 		}
-		tq.query.SortBy = &p
 	}
 	switch strings.ToLower(lr.sortOrder) {
 	case "", "ascending":

@@ -272,6 +272,12 @@ func TestSearch(t *testing.T) {
 	// an attribute only Users have: Groups simply do not match
 	assert.Equal(t, []string{alice}, ids(s.do(http.MethodPost, "/.search", map[string]any{"filter": `userName eq "alice"`})))
 	requireError(t, s.do(http.MethodPost, "/.search", map[string]any{"filter": `nosuch eq "x"`}), 400, "invalidFilter")
+	// sortBy on an attribute only Users have sorts the Users and keeps the Groups.
+	sortedRoot := s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "userName", "sortOrder": "descending"})
+	require.Equal(t, http.StatusOK, sortedRoot.status, sortedRoot.raw)
+	assert.EqualValues(t, 3, sortedRoot.body["totalResults"])
+	assert.Equal(t, team, ids(sortedRoot)[2])
+	requireError(t, s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "nosuch"}), 400, "invalidValue")
 
 	// Search is a read: a read-only token may use it; GET on it is 405.
 	assert.Equal(t, http.StatusOK, s.doAs("ro", http.MethodPost, "/Users/.search", map[string]any{}).status)
