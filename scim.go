@@ -178,43 +178,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(WithPrincipal(r.Context(), p))
-	rt, rest, prefix := h.route(r.URL.Path)
+	rt, rest, prefix := h.route(r)
 	req := &request{w: w, r: r, base: h.base(r, prefix)}
 	if err := h.dispatch(req, p, rt, rest); err != nil {
 		h.writeError(w, err)
 	}
-}
-
-// route finds the endpoint in a path, reading from its end so that the
-// handler works under any mount prefix: ".../Users", ".../Users/{id}",
-// ".../Users/.search", ".../.search", ".../Schemas/{id}". It returns the
-// resource type (nil for the root and discovery endpoints), the path
-// segments from the endpoint on, and the segments before it.
-func (h *Handler) route(path string) (*resourceType, []string, []string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	n := len(segs)
-	if n >= 2 {
-		if rt := h.typeByEndpoint(segs[n-2]); rt != nil {
-			return rt, segs[n-2:], segs[:n-2]
-		}
-		switch strings.ToLower(segs[n-2]) {
-		case "resourcetypes", "schemas":
-			return nil, segs[n-2:], segs[:n-2]
-		}
-	}
-	if rt := h.typeByEndpoint(segs[n-1]); rt != nil {
-		return rt, segs[n-1:], segs[:n-1]
-	}
-	return nil, segs[n-1:], segs[:n-1]
-}
-
-func (h *Handler) typeByEndpoint(seg string) *resourceType {
-	for _, rt := range h.types {
-		if strings.EqualFold(strings.Trim(rt.Endpoint, "/"), seg) {
-			return rt
-		}
-	}
-	return nil
 }
 
 // base returns the absolute URL of the handler's root for a request.

@@ -229,3 +229,43 @@ func TestUniqueGroupDisplayName(t *testing.T) {
 	plain.create("/Groups", group("Admins"))
 	plain.create("/Groups", group("admins"))
 }
+
+func TestRoutingBelowTheMountPoint(t *testing.T) {
+	s := newServer(t)
+	id := s.create("/Users", user("a"))
+	s.create("/Groups", group("g"))
+	for _, path := range []string{
+		"/Users/" + id + "/Groups", // not a SCIM path, though it ends like one
+		"/evil/x/Users/" + id,
+		"/ServiceProviderConfig/x",
+		"/Schemas/a/b",
+		"/Users//x",
+	} {
+		requireError(t, s.do(http.MethodGet, path, nil), 404, "")
+	}
+	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/Users/"+id+"/", nil).status)
+
+	// Routers that set no ServeMux pattern, and http.StripPrefix, still work.
+	h, err := scim.New(memstore.New(), scim.NewBearerTokens(scim.Token{Secret: "rw"}))
+	require.NoError(t, err)
+	for name, handler := range map[string]http.Handler{
+		"no pattern":   h,
+		"strip prefix": http.StripPrefix("/api", h),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/api/scim/v2/Users", nil)
+		r.Header.Set("Authorization", "Bearer rw")
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusOK, w.Code, name)
+	}
+	// With a base URL its path is the mount point.
+	based, err := scim.New(memstore.New(), scim.NewBearerTokens(scim.Token{Secret: "rw"}), scim.WithBaseURL("https://x.example/scim/v2"))
+	require.NoError(t, err)
+	for path, want := range map[string]int{"/scim/v2/Users": 200, "/scim/v2/x/Users": 404} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Authorization", "Bearer rw")
+		w := httptest.NewRecorder()
+		based.ServeHTTP(w, r)
+		assert.Equal(t, want, w.Code, path)
+	}
+}
