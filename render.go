@@ -173,7 +173,7 @@ func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attr
 			list := make([]any, 0, len(vals))
 			for _, e := range vals {
 				if m, ok := e.(map[string]any); ok {
-					if c := renderComplex(def, m, key, base, p); len(c) > 0 {
+					if c := rt.renderComplex(def, m, key, base, p); len(c) > 0 {
 						list = append(list, c)
 					}
 				}
@@ -184,7 +184,7 @@ func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attr
 			continue
 		}
 		if m, ok := v.(map[string]any); ok {
-			if c := renderComplex(def, m, key, base, p); len(c) > 0 {
+			if c := rt.renderComplex(def, m, key, base, p); len(c) > 0 {
 				out[def.name] = c
 			}
 		}
@@ -193,17 +193,15 @@ func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attr
 
 // renderComplex projects one complex value and fills a missing $ref of a
 // member, group or manager from its value.
-func renderComplex(def *attrDef, m map[string]any, key, base string, p projection) map[string]any {
+func (rt *resourceType) renderComplex(def *attrDef, m map[string]any, key, base string, p projection) map[string]any {
 	c := make(map[string]any, len(m)+1)
 	for _, sub := range def.subs {
-		if sub.name == "$ref" {
-			if _, has := m["$ref"]; !has {
-				if ref := refFor(def.name, m, base); ref != "" {
-					m = withRef(m, ref)
-				}
+		v, ok := m[sub.name]
+		if !ok && sub.name == "$ref" {
+			if ref := rt.refFor(def.name, m, base); ref != "" {
+				v, ok = ref, true
 			}
 		}
-		v, ok := m[sub.name]
 		if ok && p.returns(key, def, sub) {
 			c[sub.name] = cloneValue(v)
 		}
@@ -211,34 +209,30 @@ func renderComplex(def *attrDef, m map[string]any, key, base string, p projectio
 	return c
 }
 
-func withRef(m map[string]any, ref string) map[string]any {
-	c := make(map[string]any, len(m)+1)
-	for k, v := range m {
-		c[k] = v
-	}
-	c["$ref"] = ref
-	return c
-}
-
 // refFor derives the URI of the resource a member, group or manager value
-// points to.
-func refFor(attr string, m map[string]any, base string) string {
+// points to, at the endpoint its type is served on; "" if it is not served.
+func (rt *resourceType) refFor(attr string, m map[string]any, base string) string {
 	id, _ := m["value"].(string)
 	if id == "" {
 		return ""
 	}
+	target := "user"
 	switch attr {
 	case "groups":
-		return base + "/Groups/" + id
+		target = "group"
 	case "members":
-		if t, _ := m["type"].(string); strings.EqualFold(t, "Group") {
-			return base + "/Groups/" + id
+		if t, _ := m["type"].(string); t != "" {
+			target = strings.ToLower(t)
 		}
-		return base + "/Users/" + id
 	case "manager":
-		return base + "/Users/" + id
+	default:
+		return ""
 	}
-	return ""
+	endpoint, ok := rt.endpoints[target]
+	if !ok {
+		return ""
+	}
+	return base + endpoint + "/" + id
 }
 
 func formatTime(t time.Time) string {

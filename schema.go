@@ -159,9 +159,12 @@ func compileCommon() *schemaDef {
 // resourceType is a ResourceType compiled for serving.
 type resourceType struct {
 	ResourceType
-	core       *schemaDef
-	common     *schemaDef
-	topLevel   []*attrDef // core then common attributes: those at the top of Resource.Attributes
+	core     *schemaDef
+	common   *schemaDef
+	topLevel []*attrDef // core then common attributes: those at the top of Resource.Attributes
+	// endpoints maps every served type's lowercased name to its endpoint,
+	// for the $ref of members, groups and managers.
+	endpoints  map[string]string
 	extensions []*schemaDef
 	required   map[string]bool // extension URN → required
 	// uniqueAttrs are the top-level attributes whose values the store must

@@ -146,6 +146,11 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		seen[key], seen[strings.ToLower(rt.Name)] = true, true
 		h.types = append(h.types, c)
 	}
+	endpoints := map[string]string{}
+	for _, rt := range h.types {
+		endpoints[strings.ToLower(rt.Name)] = rt.Endpoint
+		rt.endpoints = endpoints
+	}
 	return h, nil
 }
 
