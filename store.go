@@ -27,6 +27,13 @@ var (
 // only inside it. Implementations must be safe for concurrent use and must
 // not retain or modify the *Resource values passed in or handed out.
 // Run storetest.Run against an implementation to check it.
+//
+// Group membership is the one relation a store keeps: resources of type
+// "Group" list their members in the "members" attribute (values with the
+// member's id as "value"); resources of type "User" come back with a
+// computed "groups" attribute, and deleting a User or Group removes it from
+// every Group's members. These names are RFC 7643's; hosts that rename the
+// resource types lose only that relation.
 type Store interface {
 	// Create stores a new resource. The handler has set ID, Meta.Created and
 	// Meta.LastModified; the store sets Meta.Version and returns the stored
@@ -43,7 +50,10 @@ type Store interface {
 	Replace(ctx context.Context, res *Resource, expectedVersion string) (*Resource, error)
 
 	// Delete removes the resource if its version equals expectedVersion (""
-	// matches any). Deleting a User also removes it from every Group's members.
+	// matches any), else ErrVersionMismatch. Deleting a User or Group also
+	// removes it from every Group's members, and each Group so changed gets
+	// a new Meta.Version (so a write based on an earlier read cannot bring
+	// the member back) and Meta.LastModified.
 	Delete(ctx context.Context, resourceType, id, expectedVersion string) error
 
 	// Query returns one page of the resources of a type that match q.Filter,
