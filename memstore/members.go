@@ -124,7 +124,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		}
 	}
 	if changed {
-		e.res.Meta.Version = s.nextVersion()
+		e.res.Meta.Version = t.nextVersion()
 		e.res.Meta.LastModified = change.LastModified
 	}
 	return e.res.Meta, nil

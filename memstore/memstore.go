@@ -11,9 +11,10 @@
 //     changes what is stored.
 //   - Tenants (scim.TenantFrom) are fully partitioned: they never see each
 //     other's resources, and the same unique value may exist in two tenants.
-//   - Every write assigns a fresh Meta.Version, a decimal counter shared by
-//     the whole store, and Replace and Delete compare it with the caller's
-//     expected version atomically (compare-and-swap).
+//   - Every write assigns a fresh Meta.Version, a decimal counter of the
+//     tenant's writes (so one tenant cannot watch another's activity), and
+//     Replace and Delete compare it with the caller's expected version
+//     atomically (compare-and-swap).
 //   - The unique keys of a resource (scim.Resource.Unique) are enforced
 //     atomically within its type and tenant.
 //   - Users come back with a computed "groups" attribute listing the Groups
@@ -33,7 +34,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/scimkit/scim"
@@ -54,7 +54,6 @@ const (
 type Store struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
-	version atomic.Uint64
 	now     func() time.Time
 }
 
@@ -88,8 +87,9 @@ func New(opts ...Option) *Store {
 
 // tenant holds one tenant's resources, by type, under one lock.
 type tenant struct {
-	mu     sync.RWMutex
-	tables map[string]*table
+	mu      sync.RWMutex
+	tables  map[string]*table
+	version uint64 // the last Meta.Version assigned
 }
 
 // table holds the resources of one type in one tenant, with their indexes.
@@ -237,9 +237,11 @@ func (t *tenant) table(typ string, create bool) *table {
 	return tb
 }
 
-// nextVersion returns a version no write of this store has had before.
-func (s *Store) nextVersion() string {
-	return strconv.FormatUint(s.version.Add(1), 10)
+// nextVersion returns a version no write in the tenant has had before. The
+// caller holds the tenant's write lock.
+func (t *tenant) nextVersion() string {
+	t.version++
+	return strconv.FormatUint(t.version, 10)
 }
 
 // own returns a copy of res for the store to keep: deep-copied, without the
@@ -341,7 +343,7 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 		return nil, err
 	}
 	stored := own(res)
-	stored.Meta.Version = s.nextVersion()
+	stored.Meta.Version = t.nextVersion()
 	e := tb.insert(stored)
 	return t.export(e.res, true), nil
 }
@@ -403,7 +405,7 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 	}
 	stored := own(res)
 	stored.Meta.Created = e.res.Meta.Created
-	stored.Meta.Version = s.nextVersion()
+	stored.Meta.Version = t.nextVersion()
 	tb.update(e, stored)
 	return t.export(e.res, true), nil
 }
@@ -457,7 +459,7 @@ func (s *Store) dropMember(t *tenant, id string) {
 		// The stored resource is the store's own and no reader holds it
 		// (readers copy under the read lock), so it is changed in place.
 		g.removeMember(id) // the member index keeps each member once
-		g.res.Meta.Version = s.nextVersion()
+		g.res.Meta.Version = t.nextVersion()
 		g.res.Meta.LastModified = now
 		gt.members.remove(id, g)
 	}
