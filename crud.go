@@ -81,9 +81,10 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 	if err != nil {
 		return err
 	}
+	nulls := dec.explicitNulls(body)
 	stored, err := h.update(req, rt, id, rt.holdsNeverReturned(attrs), func(old *Resource) (map[string]any, error) {
 		repl := cloneMap(attrs)
-		if err := dec.carryOver(old.Attributes, repl); err != nil {
+		if err := dec.carryOver(old.Attributes, repl, nulls); err != nil {
 			return nil, err
 		}
 		return repl, nil

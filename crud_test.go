@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/memstore"
 )
 
 func TestCreateUser(t *testing.T) {
@@ -275,4 +277,21 @@ func TestVersionDoesNotRevealPasswords(t *testing.T) {
 	same := s.do(http.MethodPut, "/Users/"+id, user("a"))
 	again := s.do(http.MethodPut, "/Users/"+id, user("a"))
 	assert.Equal(t, same.header.Get("ETag"), again.header.Get("ETag"))
+}
+
+// TestPutKeepsOrClearsPassword: a PUT that leaves the password out keeps it
+// (clients cannot read it back to echo it); one that sends null clears it.
+func TestPutKeepsOrClearsPassword(t *testing.T) {
+	store := memstore.New()
+	s := newServerWithStore(t, store)
+	id := s.create("/Users", user("a", map[string]any{"password": "hunter2"}))
+	password := func() any {
+		res, err := store.Get(context.Background(), "User", id)
+		require.NoError(t, err)
+		return res.Attributes["password"]
+	}
+	require.Equal(t, http.StatusOK, s.do(http.MethodPut, "/Users/"+id, user("a", map[string]any{"nickName": "x"})).status)
+	assert.Equal(t, "hunter2", password())
+	require.Equal(t, http.StatusOK, s.do(http.MethodPut, "/Users/"+id, user("a", map[string]any{"password": nil})).status)
+	assert.Nil(t, password())
 }

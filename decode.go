@@ -421,9 +421,14 @@ var errImmutable = errors.New("immutable attribute changed")
 
 // carryOver applies RFC 7644 §3.5.1 to a replacement: immutable attributes
 // may be set once and not changed, and writeOnly ones the client cannot
-// read back (passwords) are kept when the client leaves them out.
-func (d decoder) carryOver(old, repl map[string]any) error {
-	check := func(defs []*attrDef, o, n map[string]any, where string) error {
+// read back (passwords) are kept when the client leaves them out — but not
+// when it sets them to null (nulls, by attrKey, from explicitNulls).
+func (d decoder) carryOver(old, repl map[string]any, nulls map[string]bool) error {
+	check := func(defs []*attrDef, o, n map[string]any, urn string) error {
+		where := ""
+		if urn != "" {
+			where = urn + ":"
+		}
 		for _, a := range defs {
 			ov, had := o[a.name]
 			nv, has := n[a.name]
@@ -436,7 +441,7 @@ func (d decoder) carryOver(old, repl map[string]any) error {
 					n[a.name] = cloneValue(ov)
 				}
 			case "writeOnly":
-				if had && !has {
+				if had && !has && !nulls[attrKey(urn, a.name)] {
 					n[a.name] = cloneValue(ov)
 				}
 			}
@@ -455,7 +460,7 @@ func (d decoder) carryOver(old, repl map[string]any) error {
 		if n == nil {
 			n = map[string]any{}
 		}
-		if err := check(e.attrs, o, n, e.urn+":"); err != nil {
+		if err := check(e.attrs, o, n, e.urn); err != nil {
 			return err
 		}
 		if len(n) > 0 {
@@ -463,6 +468,24 @@ func (d decoder) carryOver(old, repl map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// explicitNulls lists, by attrKey, the attributes a body sets to null.
+func (d decoder) explicitNulls(body map[string]any) map[string]bool {
+	out := map[string]bool{}
+	for k, v := range body {
+		if ext := d.rt.schemaByURN(k); ext != nil && ext != d.rt.core {
+			m, _ := v.(map[string]any)
+			for sk, sv := range m {
+				if sv == nil {
+					out[attrKey(ext.urn, sk)] = true
+				}
+			}
+		} else if v == nil {
+			out[attrKey("", k)] = true
+		}
+	}
+	return out
 }
 
 // uniqueKeys lists the values of attrs the store must keep unique.
