@@ -105,7 +105,7 @@ func (h *Handler) exact(rest []string) (*resourceType, bool) {
 	switch strings.ToLower(rest[0]) {
 	case "resourcetypes", "schemas":
 		return nil, len(rest) <= 2
-	case ".search", "serviceproviderconfig", "bulk":
+	case ".search", "serviceproviderconfig", "bulk", "me":
 		return nil, len(rest) == 1
 	}
 	return nil, false

@@ -126,10 +126,13 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 	for _, o := range opts {
 		o(h)
 	}
-	if h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 {
+	switch {
+	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1:
 		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
+	case h.logger == nil || h.now == nil:
+		return nil, errors.New("scim: the logger and the clock must not be nil")
 	}
-	seen := map[string]bool{}
+	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
 		var unique []string
 		if h.uniqueGroup && rt.Name == "Group" {
@@ -139,19 +142,29 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := strings.ToLower(strings.Trim(rt.Endpoint, "/"))
-		if seen[key] || seen[strings.ToLower(rt.Name)] {
+		name, endpoint := strings.ToLower(rt.Name), strings.ToLower(strings.TrimPrefix(rt.Endpoint, "/"))
+		switch {
+		case endpoint == "" || strings.Contains(endpoint, "/"):
+			return nil, fmt.Errorf("scim: resource type %q: endpoint %q must be one path segment, like \"/Users\"", rt.Name, rt.Endpoint)
+		case reservedEndpoints[endpoint]:
+			return nil, fmt.Errorf("scim: resource type %q: endpoint %q is one of SCIM's own", rt.Name, rt.Endpoint)
+		case names[name] || endpoints[endpoint]:
 			return nil, fmt.Errorf("scim: resource type %q or endpoint %q served twice", rt.Name, rt.Endpoint)
 		}
-		seen[key], seen[strings.ToLower(rt.Name)] = true, true
+		names[name], endpoints[endpoint] = true, true
 		h.types = append(h.types, c)
 	}
-	endpoints := map[string]string{}
+	byName := map[string]string{}
 	for _, rt := range h.types {
-		endpoints[strings.ToLower(rt.Name)] = rt.Endpoint
-		rt.endpoints = endpoints
+		byName[strings.ToLower(rt.Name)] = rt.Endpoint
+		rt.endpoints = byName
 	}
 	return h, nil
+}
+
+// reservedEndpoints are the SCIM endpoints no resource type may take.
+var reservedEndpoints = map[string]bool{
+	"serviceproviderconfig": true, "resourcetypes": true, "schemas": true, "bulk": true, ".search": true, "me": true,
 }
 
 // request is one routed request.
@@ -240,6 +253,8 @@ func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []s
 		return allow(req, func(req *request) error { return h.serveSchemas(req, segs[1:]) }, http.MethodGet)
 	case "bulk":
 		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
+	case "me":
+		return &Error{Status: http.StatusNotImplemented, Detail: "the /Me endpoint is not supported"}
 	}
 	return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
 }

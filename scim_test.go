@@ -59,6 +59,7 @@ func TestDiscovery(t *testing.T) {
 
 	requireError(t, s.do(http.MethodPost, "/ServiceProviderConfig", map[string]any{}), 405, "")
 	requireError(t, s.do(http.MethodPost, "/Bulk", map[string]any{}), 501, "")
+	requireError(t, s.do(http.MethodGet, "/Me", nil), 501, "")
 
 	// A custom extension is described where clients look for it.
 	custom := newServer(t, scim.WithResourceTypes(acmeUsers()))
@@ -193,9 +194,13 @@ func TestNewValidates(t *testing.T) {
 	assert.Error(t, err)
 	_, err = scim.New(memstore.New(), auth, scim.WithResourceTypes(scim.UserResourceType(), scim.UserResourceType()))
 	assert.Error(t, err)
-	bad := scim.UserResourceType()
-	bad.Endpoint = "Users"
-	_, err = scim.New(memstore.New(), auth, scim.WithResourceTypes(bad))
+	for _, endpoint := range []string{"Users", "/a/b", "/Schemas", "/"} {
+		bad := scim.UserResourceType()
+		bad.Endpoint = endpoint
+		_, err = scim.New(memstore.New(), auth, scim.WithResourceTypes(bad))
+		assert.Error(t, err, endpoint)
+	}
+	_, err = scim.New(memstore.New(), auth, scim.WithLogger(nil))
 	assert.Error(t, err)
 }
 
