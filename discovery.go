@@ -87,7 +87,7 @@ func (h *Handler) serveSchemas(req *request, rest []string) error {
 				continue
 			}
 			seen[s.urn] = true
-			m := s.src.ToMap()
+			m := s.describe()
 			m["meta"] = map[string]any{"resourceType": "Schema", "location": req.base + "/Schemas/" + s.urn}
 			if len(rest) > 0 && strings.EqualFold(rest[0], s.urn) {
 				writeJSON(req.w, http.StatusOK, m)
@@ -101,4 +101,47 @@ func (h *Handler) serveSchemas(req *request, rest []string) error {
 	}
 	writeJSON(req.w, http.StatusOK, listResponse(all, len(all), 1))
 	return nil
+}
+
+// describe renders a compiled schema as RFC 7643 §7 describes it: the
+// characteristics the handler enforces, which may be stricter than the
+// source schema's (ids in references are case-exact; configured uniqueness).
+func (s *schemaDef) describe() map[string]any {
+	return map[string]any{
+		"schemas":     []string{SchemaSchema},
+		"id":          s.urn,
+		"name":        s.src.Name.Value(),
+		"description": s.src.Description.Value(),
+		"attributes":  describeAttrs(s.attrs),
+	}
+}
+
+func describeAttrs(defs []*attrDef) []map[string]any {
+	out := make([]map[string]any, 0, len(defs))
+	for _, d := range defs {
+		m := map[string]any{
+			"name":        d.name,
+			"type":        d.typ,
+			"multiValued": d.multi,
+			"description": d.description,
+			"required":    d.required,
+			"mutability":  d.mutability,
+			"returned":    d.returned,
+		}
+		if d.typ != TypeComplex && d.typ != TypeBoolean {
+			m["caseExact"] = d.caseExact
+			m["uniqueness"] = d.uniqueness
+		}
+		if len(d.canonical) > 0 {
+			m["canonicalValues"] = d.canonical
+		}
+		if len(d.refTypes) > 0 {
+			m["referenceTypes"] = d.refTypes
+		}
+		if len(d.subs) > 0 {
+			m["subAttributes"] = describeAttrs(d.subs)
+		}
+		out = append(out, m)
+	}
+	return out
 }

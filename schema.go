@@ -86,8 +86,12 @@ type attrDef struct {
 	mutability string // readOnly, readWrite, immutable, writeOnly
 	returned   string // always, never, default, request
 	uniqueness string // none, server, global
-	subs       []*attrDef
-	byName     map[string]*attrDef // lowercased name → sub-attribute
+	// description, canonical and refTypes are only described by /Schemas.
+	description string
+	canonical   []string
+	refTypes    []string
+	subs        []*attrDef
+	byName      map[string]*attrDef // lowercased name → sub-attribute
 }
 
 func (a *attrDef) sub(name string) *attrDef {
@@ -122,6 +126,12 @@ func compileAttrs(as []schema.CoreAttribute) ([]*attrDef, map[string]*attrDef) {
 			mutability: a.Mutability(),
 			returned:   a.Returned(),
 			uniqueness: a.Uniqueness(),
+
+			description: a.Description(),
+			canonical:   a.CanonicalValues(),
+		}
+		for _, r := range a.ReferenceTypes() {
+			d.refTypes = append(d.refTypes, string(r))
 		}
 		if a.HasSubAttributes() {
 			d.subs, d.byName = compileAttrs(a.SubAttributes())
@@ -196,7 +206,10 @@ func compileResourceType(rt ResourceType, extraUnique ...string) (*resourceType,
 			if a.multi || a.typ == TypeComplex {
 				continue
 			}
-			if a.uniqueness == "server" || a.uniqueness == "global" || (s == c.core && unique[strings.ToLower(a.name)]) {
+			if s == c.core && unique[strings.ToLower(a.name)] {
+				a.uniqueness = "server" // configured: /Schemas says so too
+			}
+			if a.uniqueness == "server" || a.uniqueness == "global" {
 				urn := ""
 				if s != c.core {
 					urn = s.urn

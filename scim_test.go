@@ -274,3 +274,30 @@ func TestRoutingBelowTheMountPoint(t *testing.T) {
 		assert.Equal(t, want, w.Code, path)
 	}
 }
+
+// TestSchemasDescribeWhatIsEnforced: /Schemas shows the characteristics the
+// handler applies, not just the source schema's.
+func TestSchemasDescribeWhatIsEnforced(t *testing.T) {
+	s := newServer(t, scim.WithUniqueGroupDisplayName())
+	attr := func(schemaID, name string) map[string]any {
+		for _, a := range s.do(http.MethodGet, "/Schemas/"+schemaID, nil).body["attributes"].([]any) {
+			if a.(map[string]any)["name"] == name {
+				return a.(map[string]any)
+			}
+		}
+		t.Fatalf("no attribute %s in %s", name, schemaID)
+		return nil
+	}
+	assert.Equal(t, "server", attr(scim.GroupSchema, "displayName")["uniqueness"])
+	members := attr(scim.GroupSchema, "members")
+	for _, sub := range members["subAttributes"].([]any) {
+		if sub.(map[string]any)["name"] == "value" {
+			assert.Equal(t, true, sub.(map[string]any)["caseExact"], "member ids compare exactly")
+		}
+	}
+	userName := attr(scim.UserSchema, "userName")
+	assert.Equal(t, "server", userName["uniqueness"])
+	assert.Equal(t, false, userName["caseExact"])
+	assert.Equal(t, "never", attr(scim.UserSchema, "password")["returned"])
+	assert.Equal(t, []any{"work", "home", "other"}, attr(scim.UserSchema, "emails")["subAttributes"].([]any)[2].(map[string]any)["canonicalValues"])
+}
