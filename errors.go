@@ -71,6 +71,8 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Detail: "resource not found", Err: err}
 	case errors.Is(err, ErrVersionMismatch):
 		return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match", Err: err}
+	case errors.Is(err, ErrNoTarget):
+		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeNoTarget, Detail: "no member matches the filter", Err: err}
 	case errors.Is(err, ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: ErrTypeUniqueness, Detail: "one or more attribute values are already in use", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

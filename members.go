@@ -42,15 +42,15 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 				added[id] = true
 				change.Add = append(change.Add, m)
 			}
-		case op.op == "remove" && op.path.filter != nil && !h.strict:
+		case op.op == "remove" && op.path.filter != nil:
 			// Only `members[value eq "id"]` names one member by its id.
 			c, ok := op.path.filter.(*CompareExpr)
 			if !ok || c.Op != OpEqual || !strings.EqualFold(c.Path.Sub, "value") {
 				return change, false
 			}
 			id, isStr := c.Value.(string)
-			if !isStr || added[id] {
-				return change, false
+			if !isStr || added[id] || removed[id] {
+				return change, false // the generic path applies them in order
 			}
 			removed[id] = true
 			change.Remove = append(change.Remove, id)
@@ -61,7 +61,7 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 			}
 			for _, m := range members {
 				id := m["value"].(string)
-				if added[id] {
+				if added[id] || removed[id] {
 					return change, false
 				}
 				removed[id] = true
@@ -71,6 +71,7 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 			return change, false
 		}
 	}
+	change.MustBeMembers = h.strict
 	return change, true
 }
 

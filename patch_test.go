@@ -105,6 +105,18 @@ func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, 
 			return scim.Meta{}, fmt.Errorf("test store: %w", scim.ErrVersionMismatch)
 		}
 		old, _ := res.Attributes["members"].([]any)
+		if change.MustBeMembers {
+			present := map[string]bool{}
+			for _, m := range old {
+				v, _ := m.(map[string]any)["value"].(string)
+				present[v] = true
+			}
+			for _, r := range change.Remove {
+				if !present[r] {
+					return scim.Meta{}, fmt.Errorf("test store: %w", scim.ErrNoTarget)
+				}
+			}
+		}
 		members := make([]any, 0, len(old)+len(change.Add))
 		have := map[string]bool{}
 		changed := false
@@ -1352,7 +1364,7 @@ func TestPatchNativeMembership(t *testing.T) {
 		{"add strict", true, patchJSON(`{"op":"add","path":"members","value":[{"value":"a"}]}`), true},
 		{"remove by filter", false, patchJSON(`{"op":"remove","path":"members[value eq \"a\"]"}`), true},
 		{"remove by value", false, patchJSON(`{"op":"Remove","path":"members","value":[{"value":"a"}]}`), true},
-		{"remove by filter strict", true, patchJSON(`{"op":"remove","path":"members[value eq \"a\"]"}`), false},
+		{"remove by filter strict", true, patchJSON(`{"op":"remove","path":"members[value eq \"a\"]"}`), true},
 		{"remove by or filter", false, patchJSON(`{"op":"remove","path":"members[value eq \"a\" or value eq \"b\"]"}`), false},
 		{"remove all", false, patchJSON(`{"op":"remove","path":"members"}`), false},
 		{"replace", false, patchJSON(`{"op":"replace","path":"members","value":[{"value":"a"}]}`), false},

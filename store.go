@@ -16,6 +16,9 @@ var (
 	// ErrUniqueness: another resource of the type already holds one of the
 	// resource's unique keys.
 	ErrUniqueness = errors.New("scim: uniqueness violation")
+	// ErrNoTarget: a MembershipChange with MustBeMembers removes an id that
+	// is not a member.
+	ErrNoTarget = errors.New("scim: no such member")
 )
 
 // Store keeps resources. It knows nothing of SCIM beyond what the types in
@@ -194,6 +197,10 @@ type MembershipChange struct {
 	Add []map[string]any
 	// Remove holds the ids of members to remove.
 	Remove []string
+	// MustBeMembers makes removing an id that is not a member an error: the
+	// store changes nothing and returns ErrNoTarget (strict mode's answer
+	// to a remove whose filter matches nothing, RFC 7644 §3.5.2.2).
+	MustBeMembers bool
 	// LastModified is the time to record if the members change.
 	LastModified time.Time
 }

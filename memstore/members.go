@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/scimkit/scim"
 )
@@ -108,6 +109,14 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 	e := tb.byID[id]
 	if err := checkVersion(e, expectedVersion); err != nil {
 		return scim.Meta{}, err
+	}
+	if change.MustBeMembers {
+		pos := e.memberPositions()
+		for _, mid := range change.Remove {
+			if _, ok := pos[mid]; !ok {
+				return scim.Meta{}, fmt.Errorf("memstore: %s %q has no member %q: %w", resourceType, id, mid, scim.ErrNoTarget)
+			}
+		}
 	}
 	changed := false
 	for _, m := range change.Add {

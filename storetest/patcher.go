@@ -24,6 +24,7 @@ var patcherChecks = []check{
 	{group: "MembershipPatcher", name: "AddPresentIsNoChange", needs: needsPatcher, run: checkPatchAddPresent},
 	{group: "MembershipPatcher", name: "RemoveMembers", needs: needsPatcher, run: checkPatchRemove},
 	{group: "MembershipPatcher", name: "RemoveAbsentIsNoChange", needs: needsPatcher, run: checkPatchRemoveAbsent},
+	{group: "MembershipPatcher", name: "MustBeMembers", needs: needsPatcher, run: checkPatchMustBeMembers},
 	{group: "MembershipPatcher", name: "VersionMismatch", needs: needsPatcher, run: checkPatchVersion},
 	{group: "MembershipPatcher", name: "NotFound", needs: needsPatcher, run: checkPatchNotFound},
 	{group: "MembershipPatcher", name: "ConcurrentChangesLoseNothing", needs: needsPatcher, run: checkPatchConcurrent},
@@ -150,6 +151,24 @@ func checkPatchRemoveAbsent(t testing.TB, s scim.Store) {
 			g.Meta.Version, g.Meta.LastModified.Format(time.RFC3339Nano), meta.Version, meta.LastModified.Format(time.RFC3339Nano))
 	}
 	expectMeta(t, expectMembers(t, s, ctx, g.ID, []string{"M-u1"}, "PatchMembers removed absent members"), meta)
+}
+
+func checkPatchMustBeMembers(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	membershipFixture(t, s, ctx)
+	g := mustGet(t, s, ctx, groupType, "M-staff", "it exists")
+	_, err := s.(scim.MembershipPatcher).PatchMembers(ctx, groupType, g.ID, scim.MembershipChange{
+		Add: []map[string]any{member("M-u2")}, Remove: []string{"M-u1", "no-such-user"}, MustBeMembers: true, LastModified: t0.Add(time.Hour),
+	}, g.Meta.Version)
+	if !errors.Is(err, scim.ErrNoTarget) {
+		t.Errorf("PatchMembers with MustBeMembers that removes a non-member must fail with scim.ErrNoTarget; the store returned %s", errText(err))
+	}
+	after := expectMembers(t, s, ctx, g.ID, []string{"M-u1"}, "a PatchMembers that failed with ErrNoTarget (which must change nothing)")
+	if after.Meta.Version != g.Meta.Version {
+		t.Errorf("a PatchMembers that fails with ErrNoTarget must change nothing; the version is now %q, not %q", after.Meta.Version, g.Meta.Version)
+	}
+	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u1"}, MustBeMembers: true, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "M-u1 is a member")
+	expectMeta(t, expectMembers(t, s, ctx, g.ID, nil, "PatchMembers removed M-u1"), meta)
 }
 
 func checkPatchVersion(t testing.TB, s scim.Store) {
