@@ -31,6 +31,7 @@ type Error struct {
 	Err error
 }
 
+// Error implements error; it includes the cause, which clients never see.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("scim: %d", e.Status)
 	if e.ScimType != "" {
