@@ -260,8 +260,8 @@ func TestParseFilter(t *testing.T) {
 		for _, strict := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/strict=%v", tc.in, strict), func(t *testing.T) {
 				in := tc.in
-				if urn, _, ok := strings.Cut(tc.want, ":"+strings.Fields(in)[0]); ok && strict && strings.HasPrefix(urn, "urn:") && !strings.HasPrefix(in, "urn:") {
-					in = urn + ":" + in // strict mode needs the URN
+				if strict {
+					in = withExtensionURN(tc.in, tc.want)
 				}
 				f, err := rt.parseFilter(in, strict)
 				require.NoError(t, err)
@@ -269,6 +269,20 @@ func TestParseFilter(t *testing.T) {
 			})
 		}
 	}
+}
+
+// withExtensionURN qualifies a filter's leading extension attribute with
+// its URN, as strict mode requires, taking the URN from the expected
+// canonical form of the filter.
+func withExtensionURN(in, want string) string {
+	if strings.HasPrefix(in, "urn:") || !strings.HasPrefix(want, "urn:") {
+		return in
+	}
+	urn, _, ok := strings.Cut(want, ":"+strings.Fields(in)[0])
+	if !ok {
+		return in
+	}
+	return urn + ":" + in
 }
 
 func TestParseFilterPaths(t *testing.T) {
