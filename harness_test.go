@@ -36,11 +36,19 @@ func newServerWithStore(t *testing.T, store scim.Store, opts ...scim.Option) *se
 	)
 	h, err := scim.New(store, auth, opts...)
 	require.NoError(t, err)
+	srv := mount(t, "/scim/v2/", h)
+	return &server{t: t, srv: srv, url: srv.URL + "/scim/v2"}
+}
+
+// mount serves h under the ServeMux pattern at a test server that closes
+// when the test ends.
+func mount(t *testing.T, pattern string, h http.Handler) *httptest.Server {
+	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
+	mux.Handle(pattern, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &server{t: t, srv: srv, url: srv.URL + "/scim/v2"}
+	return srv
 }
 
 // response is a decoded answer.

@@ -115,10 +115,7 @@ func TestHostIGrafxProcess360(t *testing.T) {
 	})
 	h, err := scim.New(memstore.New(), auth)
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/process-design/directories/{directory}/scim/v2/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := mount(t, "/process-design/directories/{directory}/scim/v2/", h)
 	tenantURL := func(dir string) *server {
 		return &server{t: t, srv: srv, url: srv.URL + "/process-design/directories/" + dir + "/scim/v2"}
 	}
@@ -234,10 +231,7 @@ func TestHostIGrafxPlatform(t *testing.T) {
 		return scim.Principal{ID: "scim@" + tenant, Tenant: tenant}, nil
 	}))
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/{customer}/scim/v2/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := mount(t, "/{customer}/scim/v2/", h)
 	acme := &server{t: t, srv: srv, url: srv.URL + "/acme/scim/v2"}
 	globex := &server{t: t, srv: srv, url: srv.URL + "/globex/scim/v2"}
 
@@ -272,10 +266,7 @@ func TestHostProcedureFlow(t *testing.T) {
 	)
 	h, err := scim.New(memstore.New(), tokens)
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/v1/scim/v2/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := mount(t, "/v1/scim/v2/", h)
 	pf := &server{t: t, srv: srv, url: srv.URL + "/v1/scim/v2"}
 	const connectionTest = `/v1/scim/v2/Users?filter=userName+eq+%22user@example.com%22`
 
@@ -342,10 +333,7 @@ func TestHostProcessMaker(t *testing.T) {
 	tokens := scim.NewBearerTokens(scim.Token{Secret: "PmToken-AbC123", Principal: scim.Principal{ID: "entra"}})
 	h, err := scim.New(memstore.New(), tokens, scim.WithBaseURL("https://yourdomain.processmaker.example/scim/v2"))
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := mount(t, "/scim/v2/", h)
 	pm := &server{t: t, srv: srv, url: srv.URL + "/scim/v2"}
 	const token = "PmToken-AbC123"
 	const dept = scim.EnterpriseUserSchema + ":department"
@@ -499,10 +487,7 @@ func TestHostBizagiCustomerPortal(t *testing.T) {
 		return scim.Principal{ID: "entra@" + sub, Tenant: sub}, nil
 	}))
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := mount(t, "/scim/v2/", h)
 	const host, token = "users-contoso.bizagi.example", "bz-token-contoso"
 	do := func(method, target string, body any) response {
 		t.Helper()

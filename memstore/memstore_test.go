@@ -822,34 +822,8 @@ func (c *cancelAfter) Err() error {
 	return nil
 }
 
-func TestConcurrentCreateSameUserName(t *testing.T) {
-	s := memstore.New()
-	ctx := tenantCtx("")
-	const n = 32
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			_, errs[i] = s.Create(ctx, newUser(fmt.Sprint("u", i), []string{"bjensen", "BJensen", "BJENSEN"}[i%3]))
-		}(i)
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		if err == nil {
-			ok++
-			continue
-		}
-		assert.ErrorIs(t, err, scim.ErrUniqueness)
-	}
-	assert.Equal(t, 1, ok)
-	assert.Equal(t, 1, queryAll(t, s, ctx, "User", scim.Query{}).TotalResults)
-}
+// Concurrent creates of one userName are checked by the conformance kit
+// (TestConformance: Concurrency/CreateSameUserNameOneWins).
 
 func TestConcurrentReadModifyWrite(t *testing.T) {
 	s := memstore.New()
