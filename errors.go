@@ -63,6 +63,7 @@ func badRequest(scimType, format string, args ...any) *Error {
 // detail does not leak the cause.
 func toError(err error) *Error {
 	var se *Error
+	var mnf *MemberNotFoundError
 	switch {
 	case errors.As(err, &se) && se.Status >= 400 && se.Status <= 599:
 		return se
@@ -74,6 +75,10 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match", Err: err}
 	case errors.Is(err, ErrNoTarget):
 		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeNoTarget, Detail: "no member matches the filter", Err: err}
+	case errors.As(err, &mnf):
+		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: fmt.Sprintf("member %q is not a User or Group", mnf.ID), Err: err}
+	case errors.Is(err, ErrMemberNotFound):
+		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "a member is not a User or Group", Err: err}
 	case errors.Is(err, ErrUniqueness):
 		return &Error{Status: http.StatusConflict, ScimType: ErrTypeUniqueness, Detail: "one or more attribute values are already in use", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -19,7 +20,28 @@ var (
 	// ErrNoTarget: a MembershipChange with MustBeMembers removes an id that
 	// is not a member.
 	ErrNoTarget = errors.New("scim: no such member")
+	// ErrMemberNotFound: a Group write names a member id that is not a User
+	// or Group of the tenant. Stores return it as a *MemberNotFoundError,
+	// which names the id.
+	ErrMemberNotFound = errors.New("scim: member not found")
 )
+
+// MemberNotFoundError is the error a store returns when a Group write
+// (Create, Replace or PatchMembers) names a member id that is not a User or
+// Group of the tenant. It matches ErrMemberNotFound with errors.Is, and the
+// handler tells the client which id it was.
+type MemberNotFoundError struct {
+	// ID is the member value that names no User or Group.
+	ID string
+}
+
+// Error implements error.
+func (e *MemberNotFoundError) Error() string {
+	return fmt.Sprintf("scim: member %q is not a User or Group of the tenant", e.ID)
+}
+
+// Is makes errors.Is(err, ErrMemberNotFound) true.
+func (e *MemberNotFoundError) Is(target error) bool { return target == ErrMemberNotFound }
 
 // Store keeps resources. It knows nothing of SCIM beyond what the types in
 // this file hand it: the Handler parses, validates, patches and projects;
@@ -37,6 +59,14 @@ var (
 // computed "groups" attribute, and deleting a User or Group removes it from
 // every Group's members. These names are RFC 7643's; hosts that rename the
 // resource types lose only that relation.
+//
+// Members refer to existing resources: a Group write (Create, Replace,
+// PatchMembers) whose members name an id that is not, when the write
+// commits, a User or Group of the same tenant writes nothing and returns a
+// *MemberNotFoundError. The check is atomic with the write (under the same
+// lock, in the same transaction, or by a foreign key), so that no Delete
+// running at the same time can leave a Group with a member that does not
+// exist.
 type Store interface {
 	// Create stores a new resource. The handler has set ID, Meta.Created and
 	// Meta.LastModified; the store sets Meta.Version and returns the stored
