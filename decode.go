@@ -501,7 +501,7 @@ func (rt *resourceType) uniqueKeys(attrs map[string]any) []UniqueKey {
 			continue
 		}
 		if !p.CaseExact {
-			s = foldCase(s) // as the filter evaluator compares
+			s = FoldCase(s) // as the filter evaluator compares
 		}
 		keys = append(keys, UniqueKey{Attribute: p.String(), Value: s})
 	}

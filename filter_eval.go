@@ -94,7 +94,7 @@ func elemStringEqual(c *CompareExpr, el *scopeElem) (eq, ok bool) {
 		if c.Path.CaseExact {
 			return got == want, true
 		}
-		return foldCase(got) == foldCase(want), true
+		return FoldCase(got) == FoldCase(want), true
 	case nil:
 		return false, true
 	}
@@ -263,7 +263,7 @@ func evalCompare(c *CompareExpr, vals []any) bool {
 			return false
 		}
 		if !c.Path.CaseExact {
-			want = foldCase(want)
+			want = FoldCase(want)
 		}
 		for _, v := range vals {
 			s, ok := v.(string)
@@ -271,7 +271,7 @@ func evalCompare(c *CompareExpr, vals []any) bool {
 				continue
 			}
 			if !c.Path.CaseExact {
-				s = foldCase(s)
+				s = FoldCase(s)
 			}
 			switch {
 			case c.Op == OpContains && strings.Contains(s, want),
@@ -355,7 +355,7 @@ type valueKey struct {
 func keyOf(v any, p AttrPath) valueKey {
 	str := func(s string) valueKey {
 		if !p.CaseExact {
-			s = foldCase(s)
+			s = FoldCase(s)
 		}
 		return valueKey{kind: keyString, s: s}
 	}
@@ -523,12 +523,14 @@ func toTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// foldCase maps s to a case-folded form: two strings that differ only in
-// case fold to the same string, and folded strings order by code point.
-// It lowercases after uppercasing so that variants such as 'ſ' and 'K'
-// (Kelvin) join their letters' lowercase forms. Stores that compare in
-// their own language should fold the same way (lower() in SQL is close).
-func foldCase(s string) string {
+// FoldCase maps s to the case-folded form that Matches, Compare and the
+// handler's unique keys use for attributes that are not case-exact: two
+// strings that differ only in case fold to the same string, and folded
+// strings order by code point. It lowercases after uppercasing so that
+// variants such as 'ſ' and 'K' (Kelvin) join their letters' lowercase
+// forms. A store that compares in its own query language must fold exactly
+// so; SQL's lower() differs for some letters.
+func FoldCase(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' {
