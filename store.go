@@ -66,7 +66,9 @@ func (e *MemberNotFoundError) Is(target error) bool { return target == ErrMember
 // *MemberNotFoundError. The check is atomic with the write (under the same
 // lock, in the same transaction, or by a foreign key), so that no Delete
 // running at the same time can leave a Group with a member that does not
-// exist.
+// exist. It comes after the version check: a write at a stale version fails
+// with ErrVersionMismatch whatever its members, so that the handler reads
+// again instead of blaming the client for a member deleted meanwhile.
 type Store interface {
 	// Create stores a new resource. The handler has set ID, Meta.Created and
 	// Meta.LastModified; the store sets Meta.Version and returns the stored
