@@ -40,6 +40,11 @@ func expectGroups(t testing.TB, s scim.Store, ctx context.Context, id string, wa
 func compareGroups(t testing.TB, op string, u *scim.Resource, want map[string]string, after string) {
 	t.Helper()
 	got := groupValues(u)
+	if list, _ := u.Attributes["groups"].([]any); len(list) != len(got) {
+		t.Errorf("a User a store returns carries in \"groups\" one value per Group whose members hold its id; after %s, %s of User %q lists %d values for %d Groups: %s",
+			after, op, u.ID, len(list), len(got), showValue(u.Attributes["groups"]))
+		return
+	}
 	var gotIDs, wantIDs []string
 	for id := range got {
 		gotIDs = append(gotIDs, id)
