@@ -52,3 +52,27 @@ func ExampleNewBearerTokens() {
 	fmt.Println(p.ID, p.Tenant, err)
 	// Output: okta acme <nil>
 }
+
+// A host reads a User through its typed view rather than through maps,
+// and writes one back the same way.
+func ExampleUserFromResource() {
+	res := &scim.Resource{Type: "User", ID: "2819c223", Attributes: map[string]any{
+		"userName": "bjensen",
+		"active":   false,
+		"emails":   []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}},
+		scim.EnterpriseUserSchema: map[string]any{
+			"department": "Tour Operations",
+			"manager":    map[string]any{"value": "26118915", "displayName": "John Smith"},
+		},
+	}}
+	u := scim.UserFromResource(res)
+	fmt.Println(u.UserName, u.IsActive(), u.PrimaryEmail())
+	fmt.Println(u.Enterprise.Department, "managed by", u.Enterprise.Manager.DisplayName)
+
+	u.Title = "Tour Guide"
+	fmt.Println(u.Resource().Attributes["title"])
+	// Output:
+	// bjensen false bjensen@example.com
+	// Tour Operations managed by John Smith
+	// Tour Guide
+}
