@@ -128,7 +128,7 @@ func TestUserFields(t *testing.T) {
 		Enterprise: &scim.EnterpriseUser{Department: "R&D"}}).Resource()
 	assert.Equal(t, map[string]any{
 		"userName": "new", "active": true,
-		"emails": []any{map[string]any{"value": "n@example.com", "primary": true}},
+		"emails":                  []any{map[string]any{"value": "n@example.com", "primary": true}},
 		scim.EnterpriseUserSchema: map[string]any{"department": "R&D"},
 	}, built.Attributes)
 }
