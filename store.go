@@ -217,8 +217,19 @@ type MembershipPatcher interface {
 	// ErrVersionMismatch. Adding a member already present and removing one
 	// that is absent change nothing. If the members changed it sets
 	// Meta.LastModified to change.LastModified and a new Meta.Version. It
-	// returns the resource's Meta after the change.
-	PatchMembers(ctx context.Context, resourceType, id string, change MembershipChange, expectedVersion string) (Meta, error)
+	// returns the resource's Meta after the change and the ids it really
+	// added and removed, which the handler hands to its membership hooks.
+	PatchMembers(ctx context.Context, resourceType, id string, change MembershipChange, expectedVersion string) (MembershipResult, error)
+}
+
+// MembershipResult is what one PatchMembers call did.
+type MembershipResult struct {
+	// Meta is the resource's Meta after the call.
+	Meta Meta
+	// Added holds the ids of change.Add that were not members before;
+	// Removed those of change.Remove that were. Both nil when nothing
+	// changed.
+	Added, Removed []string
 }
 
 // MembershipChange is a set of member additions and removals. No id is in

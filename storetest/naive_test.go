@@ -412,9 +412,9 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 	return page, nil
 }
 
-func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, version string) (scim.Meta, error) {
+func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, version string) (scim.MembershipResult, error) {
 	if err := ctx.Err(); err != nil {
-		return scim.Meta{}, err
+		return scim.MembershipResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -426,18 +426,18 @@ func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.Me
 	}
 	e, err := s.current(naiveKey{tenant, typ, id}, version, adds)
 	if err != nil {
-		return scim.Meta{}, err
+		return scim.MembershipResult{}, err
 	}
 	present := memberIDs(e.res)
 	if c.MustBeMembers {
 		for _, r := range c.Remove {
 			if !slices.Contains(present, r) {
-				return scim.Meta{}, fmt.Errorf("naive: %w", scim.ErrNoTarget)
+				return scim.MembershipResult{}, fmt.Errorf("naive: %w", scim.ErrNoTarget)
 			}
 		}
 	}
 	list, _ := e.res.Attributes["members"].([]any)
-	changed := false
+	var res scim.MembershipResult
 	for i, m := range c.Add {
 		if slices.Contains(present, adds[i]) {
 			continue
@@ -448,15 +448,19 @@ func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.Me
 			list = append(list, maps.Clone(m))
 		}
 		present = append(present, adds[i])
-		changed = true
+		res.Added = append(res.Added, adds[i])
 	}
-	n := len(list)
+	for _, r := range c.Remove {
+		if slices.Contains(present, r) {
+			res.Removed = append(res.Removed, r)
+		}
+	}
 	list = slices.DeleteFunc(list, func(m any) bool { return slices.Contains(c.Remove, naiveMemberID(m)) })
-	changed = changed || len(list) != n
-	if changed {
+	if res.Added != nil || res.Removed != nil {
 		e.res.Attributes["members"] = list
 		e.res.Meta.Version = s.nextVersion()
 		e.res.Meta.LastModified = c.LastModified
 	}
-	return e.res.Meta, nil
+	res.Meta = e.res.Meta
+	return res, nil
 }

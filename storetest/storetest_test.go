@@ -655,6 +655,6 @@ func (s ignoresContext) Query(ctx context.Context, typ string, q scim.Query) (*s
 // every change whatever the stored version.
 type patchIgnoresVersion struct{ *memstore.Store }
 
-func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.Meta, error) {
+func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.MembershipResult, error) {
 	return s.Store.PatchMembers(ctx, typ, id, c, "")
 }
