@@ -20,7 +20,7 @@ func (h *Handler) serveServiceProviderConfig(req *request) error {
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":           map[string]any{"supported": true, "maxResults": h.maxResults},
-		"changePassword":   map[string]any{"supported": true},
+		"changePassword":   map[string]any{"supported": !h.dropPasswords},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
 		"authenticationSchemes": []map[string]any{{

@@ -38,6 +38,8 @@ type Handler struct {
 
 	patchResponse bool
 	hooks         Hooks
+	passwords     PasswordHasher
+	dropPasswords bool
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
@@ -123,6 +125,7 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		maxPatchOps:   1000,
 		now:           time.Now,
 		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
+		passwords:     Argon2id{},
 	}
 	for _, o := range opts {
 		o(h)
@@ -130,8 +133,8 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 	switch {
 	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1:
 		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
-	case h.logger == nil || h.now == nil:
-		return nil, errors.New("scim: the logger and the clock must not be nil")
+	case h.logger == nil || h.now == nil || h.passwords == nil:
+		return nil, errors.New("scim: the logger, the clock and the password hasher must not be nil")
 	}
 	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
