@@ -25,7 +25,10 @@ func TestPasswordsAreHashed(t *testing.T) {
 	store := memstore.New()
 	var seen []any
 	s := newServerWithStore(t, store, scim.WithHooks(scim.Hooks{
-		BeforeCreate: func(_ context.Context, r *scim.Resource) error { seen = append(seen, r.Attributes["password"]); return nil },
+		BeforeCreate: func(_ context.Context, r *scim.Resource) error {
+			seen = append(seen, r.Attributes["password"])
+			return nil
+		},
 	}))
 	resp := s.do(http.MethodPost, "/Users", user("a", map[string]any{"password": "hunter2"}))
 	require.Equal(t, http.StatusCreated, resp.status, resp.raw)
@@ -55,7 +58,9 @@ func TestPasswordsAreHashed(t *testing.T) {
 		func(pw string) response {
 			return s.do(http.MethodPatch, "/Users/"+id, patchJSON(`{"op":"replace","value":{"password":"`+pw+`"}}`))
 		},
-		func(pw string) response { return s.do(http.MethodPut, "/Users/"+id, user("a", map[string]any{"password": pw})) },
+		func(pw string) response {
+			return s.do(http.MethodPut, "/Users/"+id, user("a", map[string]any{"password": pw}))
+		},
 	} {
 		resp := write("correct horse")
 		require.Less(t, resp.status, 300, resp.raw)
