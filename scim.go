@@ -190,6 +190,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
+	if errors.Is(err, ErrAuthUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		h.writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		detail := "authentication required"
