@@ -263,9 +263,29 @@ func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []s
 	case "bulk":
 		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
 	case "me":
-		return &Error{Status: http.StatusNotImplemented, Detail: "the /Me endpoint is not supported"}
+		return h.serveMe(req, p, segs)
 	}
 	return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
+}
+
+// serveMe serves /Me as /Users/{id} for the User the caller is (RFC 7644
+// §3.11), when the Authenticator says which one.
+func (h *Handler) serveMe(req *request, p Principal, segs []string) error {
+	var users *resourceType
+	for _, rt := range h.types {
+		if rt.Name == "User" {
+			users = rt
+		}
+	}
+	switch {
+	case len(segs) > 1:
+		return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
+	case p.UserID == "" || users == nil:
+		return &Error{Status: http.StatusNotImplemented, Detail: "/Me needs an authenticator that maps the caller to a User (Principal.UserID); this caller is not mapped"}
+	case req.r.Method == http.MethodPost:
+		return &Error{Status: http.StatusNotImplemented, Detail: "self-registration through POST /Me is not supported"}
+	}
+	return h.serveResource(req, users, p.UserID)
 }
 
 func isSearch(segs []string) bool { return segs[len(segs)-1] == ".search" }
