@@ -40,6 +40,8 @@ type Handler struct {
 	hooks         Hooks
 	passwords     PasswordHasher
 	dropPasswords bool
+	bulkMaxOps    int
+	bulkMaxBytes  int64
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
@@ -126,12 +128,14 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		now:           time.Now,
 		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
 		passwords:     Argon2id{},
+		bulkMaxOps:    1000,
+		bulkMaxBytes:  1 << 20,
 	}
 	for _, o := range opts {
 		o(h)
 	}
 	switch {
-	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1:
+	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
 		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
 	case h.logger == nil || h.now == nil || h.passwords == nil:
 		return nil, errors.New("scim: the logger, the clock and the password hasher must not be nil")
@@ -261,7 +265,7 @@ func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []s
 	case "schemas":
 		return allow(req, func(req *request) error { return h.serveSchemas(req, segs[1:]) }, http.MethodGet)
 	case "bulk":
-		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
+		return allow(req, func(req *request) error { return h.serveBulk(req, p) }, http.MethodPost)
 	case "me":
 		return h.serveMe(req, p, segs)
 	}
