@@ -567,7 +567,21 @@ func Compare(a, b *Resource, by AttrPath) int {
 	return sortKey(a, by).compare(sortKey(b, by))
 }
 
-func sortKey(r *Resource, by AttrPath) valueKey {
+func sortKey(r *Resource, by AttrPath) valueKey { return sortValueKey(SortValue(r, by), by) }
+
+func sortValueKey(v any, by AttrPath) valueKey {
+	if !present(v) {
+		return valueKey{kind: keyNone}
+	}
+	return keyOf(v, by)
+}
+
+// SortValue returns the value r sorts by under by, as Compare takes it:
+// for a multi-valued attribute that of its primary value, else of its
+// first. It is nil when r has none. A store paging by keyset
+// (Query.Keyset) records it in the positions it hands out, and compares
+// it with CompareSortValues.
+func SortValue(r *Resource, by AttrPath) any {
 	var v any
 	if r != nil && by.URN == "" && by.Name == "meta" && by.Sub != "" {
 		v = metaValue(r)[by.Sub]
@@ -576,9 +590,15 @@ func sortKey(r *Resource, by AttrPath) valueKey {
 		v = sortValue(top, by.Sub)
 	}
 	if !present(v) {
-		return valueKey{kind: keyNone}
+		return nil
 	}
-	return keyOf(v, by)
+	return v
+}
+
+// CompareSortValues orders two values SortValue returned (or their JSON
+// round trips) under by, as Compare orders the resources they came from.
+func CompareSortValues(a, b any, by AttrPath) int {
+	return sortValueKey(a, by).compare(sortValueKey(b, by))
 }
 
 // sortValue picks the value of top (and sub) that a resource sorts by.

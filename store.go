@@ -20,6 +20,9 @@ var (
 	// ErrNoTarget: a MembershipChange with MustBeMembers removes an id that
 	// is not a member.
 	ErrNoTarget = errors.New("scim: no such member")
+	// ErrInvalidCursor: a Keyset query's After is no position the store
+	// handed out.
+	ErrInvalidCursor = errors.New("scim: invalid cursor")
 	// ErrMemberNotFound: a Group write names a member id that is not a User
 	// or Group of the tenant. Stores return it as a *MemberNotFoundError,
 	// which names the id.
@@ -158,6 +161,17 @@ type Query struct {
 	// hints: a store may leave out what is not asked for, never more.
 	Attributes         []AttrPath
 	ExcludedAttributes []AttrPath
+	// Keyset asks for cursor paging (RFC 9865) instead of StartIndex: the
+	// Count matches that follow the position After names, in the query's
+	// order (the first Count when After is ""), and in Page.Next the
+	// position after the page's last resource. The order is total and the
+	// same on every call, so that paging through while resources are
+	// created and deleted returns each resource that exists throughout
+	// exactly once.
+	Keyset bool
+	// After is a position the store's Page.Next named for the same filter
+	// and order; one it cannot read is ErrInvalidCursor.
+	After string
 }
 
 // Page is a store's answer to a Query.
@@ -166,6 +180,9 @@ type Page struct {
 	Resources []*Resource
 	// TotalResults is the number of matches before paging.
 	TotalResults int
+	// Next, for a Keyset query, is the position after the page's last
+	// resource, for Query.After; "" when no match follows.
+	Next string
 }
 
 // Clone returns a deep copy of r; stores use it to keep their data apart

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"sort"
 
 	"github.com/scimkit/scim"
 )
@@ -40,12 +41,20 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	}
 
 	start := q.StartIndex - 1
-	if start < 0 {
+	if start < 0 || q.Keyset {
 		start = 0
 	}
 	count := q.Count
 	if count < 0 {
 		count = 0
+	}
+	var after *position
+	if q.Keyset && q.After != "" {
+		p, err := parsePosition(q.After, q.SortBy != nil)
+		if err != nil {
+			return nil, err
+		}
+		after = &p
 	}
 	isUser := resourceType == userType
 	// Users are evaluated with their computed groups only when the filter or
@@ -59,7 +68,10 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 		entries = tb.order
 	}
 
-	var matches []*scim.Resource
+	// Matches are kept whole when they must be ordered or paged by keyset;
+	// otherwise only the page is.
+	keepAll := q.SortBy != nil || q.Keyset
+	var matches []match
 	total := 0
 	for i, e := range entries {
 		if i > 0 && i%ctxCheckEvery == 0 {
@@ -78,28 +90,27 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 			continue
 		}
 		total++
-		switch {
-		case q.SortBy != nil:
-			matches = append(matches, r)
-		case total > start && total-start <= count:
-			matches = append(matches, r)
+		if keepAll || total > start && total-start <= count {
+			matches = append(matches, match{r, e.seq})
 		}
 	}
 	if q.SortBy != nil {
-		scim.SortResources(matches, *q.SortBy, q.Descending)
-		if start >= len(matches) {
-			matches = nil
-		} else {
-			matches = matches[start:]
-			if count < len(matches) {
-				matches = matches[:count]
-			}
+		sortMatches(matches, *q.SortBy, q.Descending)
+	}
+	if keepAll {
+		if after != nil {
+			start = sort.Search(len(matches), func(i int) bool { return after.before(matches[i], q) })
 		}
+		matches = matches[min(start, len(matches)):]
+		if q.Keyset && count < len(matches) && count > 0 {
+			page.Next = positionOf(matches[count-1], q)
+		}
+		matches = matches[:min(count, len(matches))]
 	}
 
 	exportGroups := isUser && wantsGroups(q)
-	for _, r := range matches {
-		page.Resources = append(page.Resources, t.export(r, exportGroups))
+	for _, m := range matches {
+		page.Resources = append(page.Resources, t.export(m.res, exportGroups))
 	}
 	page.TotalResults = total
 	return page, nil

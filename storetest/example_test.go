@@ -1,10 +1,14 @@
 package storetest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"maps"
 	"os"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,10 +147,73 @@ func (s *Store) Query(ctx context.Context, typ string, q scim.Query) (*scim.Page
 	}
 	page := &scim.Page{TotalResults: len(found), Resources: []*scim.Resource{}}
 	start := min(max(q.StartIndex, 1)-1, len(found))
-	for _, r := range found[start:min(start+max(q.Count, 0), len(found))] {
+	if q.Keyset { // cursor paging: start after the position, not at an index
+		after, err := parsePosition(q.After)
+		if err != nil {
+			return nil, err
+		}
+		start = sort.Search(len(found), func(i int) bool { return after.before(found[i], q) })
+	}
+	end := min(start+max(q.Count, 0), len(found))
+	for _, r := range found[start:end] {
 		page.Resources = append(page.Resources, r.Clone())
 	}
+	if q.Keyset && end > start && end < len(found) {
+		page.Next = positionOf(found[end-1], q)
+	}
 	return page, nil
+}
+
+// position is a place in a query's order: after the resource with this
+// sort value and id (the order's tiebreak). Creates and deletes do not
+// move it.
+type position struct {
+	Value any    `json:"v"`
+	ID    string `json:"id"`
+}
+
+func positionOf(r *scim.Resource, q scim.Query) string {
+	p := position{ID: r.ID}
+	if q.SortBy != nil {
+		p.Value = scim.SortValue(r, *q.SortBy)
+	}
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parsePosition(s string) (*position, error) {
+	if s == "" {
+		return nil, nil // the start
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var p position
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		err = dec.Decode(&p)
+	}
+	if err != nil || p.ID == "" {
+		return nil, scim.ErrInvalidCursor
+	}
+	return &p, nil
+}
+
+// before reports whether r comes after the position in q's order (nil is
+// the start, before everything).
+func (p *position) before(r *scim.Resource, q scim.Query) bool {
+	if p == nil {
+		return true
+	}
+	if q.SortBy != nil {
+		c := scim.CompareSortValues(scim.SortValue(r, *q.SortBy), p.Value, *q.SortBy)
+		if q.Descending {
+			c = -c
+		}
+		if c != 0 {
+			return c > 0
+		}
+	}
+	return r.ID > p.ID
 }
 
 // put stores r, which the store now owns, with a new version; it returns

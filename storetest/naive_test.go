@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,8 @@ type bugs struct {
 	trimsKeys                bool // unique keys compare without trailing spaces
 	lowerKeys                bool // userName keys are strings.ToLower of the userName, not the given keys
 	keepsDroppedKeys         bool // Replace keeps keys of attributes the new keys leave out
+	keysetAsOffset           bool // keyset positions are offsets, which creates and deletes shift
+	keysetByIDOnly           bool // keyset positions ignore the sort value
 }
 
 type naiveKey struct{ tenant, typ, id string }
@@ -379,7 +383,11 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tenant := scim.TenantFrom(ctx)
-	var found []*scim.Resource
+	type found struct {
+		res *scim.Resource
+		seq int
+	}
+	var all []found
 	for _, k := range s.keys() {
 		if k.tenant != tenant || k.typ != typ {
 			continue
@@ -394,20 +402,72 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 			r = &v
 		}
 		if scim.Matches(q.Filter, r) {
-			found = append(found, r)
+			all = append(all, found{r, s.data[k].seq})
 		}
 	}
 	if q.SortBy != nil {
-		scim.SortResources(found, *q.SortBy, q.Descending)
+		slices.SortStableFunc(all, func(a, b found) int {
+			if q.Descending {
+				return scim.Compare(b.res, a.res, *q.SortBy)
+			}
+			return scim.Compare(a.res, b.res, *q.SortBy)
+		})
 	}
-	page := &scim.Page{TotalResults: len(found), Resources: []*scim.Resource{}}
-	start := min(max(q.StartIndex, 1)-1, len(found))
-	for _, r := range found[start:min(start+max(q.Count, 0), len(found))] {
-		r = s.copyOut(tenant, r, false)
+	page := &scim.Page{TotalResults: len(all), Resources: []*scim.Resource{}}
+	start := min(max(q.StartIndex, 1)-1, len(all))
+	// A keyset position is "seq value": the last resource's place in
+	// insertion order and its sort value, as JSON.
+	position := func(f found) string {
+		if s.bugs.keysetAsOffset {
+			return strconv.Itoa(start + max(q.Count, 0))
+		}
+		v, _ := json.Marshal(nil)
+		if q.SortBy != nil && !s.bugs.keysetByIDOnly {
+			v, _ = json.Marshal(scim.SortValue(f.res, *q.SortBy))
+		}
+		return strconv.Itoa(f.seq) + " " + string(v)
+	}
+	if q.Keyset {
+		start = 0
+		if q.After != "" {
+			seqText, valueText, _ := strings.Cut(q.After, " ")
+			seq, err := strconv.Atoi(seqText)
+			var value any
+			if err == nil && valueText != "" {
+				dec := json.NewDecoder(strings.NewReader(valueText))
+				dec.UseNumber()
+				err = dec.Decode(&value)
+			}
+			if err != nil || valueText == "" && !s.bugs.keysetAsOffset {
+				return nil, scim.ErrInvalidCursor
+			}
+			start = sort.Search(len(all), func(i int) bool {
+				if s.bugs.keysetAsOffset {
+					return i >= seq
+				}
+				if q.SortBy != nil && !s.bugs.keysetByIDOnly {
+					c := scim.CompareSortValues(scim.SortValue(all[i].res, *q.SortBy), value, *q.SortBy)
+					if q.Descending {
+						c = -c
+					}
+					if c != 0 {
+						return c > 0
+					}
+				}
+				return all[i].seq > seq
+			})
+		}
+	}
+	end := min(start+max(q.Count, 0), len(all))
+	for _, f := range all[start:end] {
+		r := s.copyOut(tenant, f.res, false)
 		if s.bugs.hintsDropGroups && (len(q.Attributes) > 0 || len(q.ExcludedAttributes) > 0) {
 			delete(r.Attributes, "groups")
 		}
 		page.Resources = append(page.Resources, r)
+	}
+	if q.Keyset && end < len(all) && end > start {
+		page.Next = position(all[end-1])
 	}
 	return page, nil
 }

@@ -39,6 +39,10 @@
 //     values and case rules as scim.Compare orders them; totalResults
 //     before paging, count 0, startIndex past the end, a stable order that
 //     lets paging see every resource once.
+//   - Keyset: cursor paging (Query.Keyset, After, Page.Next) in every
+//     order, ties and missing values included; a position the store did not
+//     hand out is scim.ErrInvalidCursor; paging while Users are created and
+//     deleted sees every User that exists throughout exactly once.
 //   - Membership: the computed "groups" of a User after every kind of
 //     change and under projection hints, member changes through Replace,
 //     deleting a User or a (nested) Group with ids matched case-exactly
@@ -146,14 +150,14 @@ func (c check) exec(t testing.TB, s scim.Store) {
 
 // groupOrder is the order Run runs the groups in.
 var groupOrder = []string{
-	"CRUD", "Uniqueness", "Query", "Sort", "Paging", "Membership",
+	"CRUD", "Uniqueness", "Query", "Sort", "Paging", "Keyset", "Membership",
 	"MembershipPatcher", "Concurrency", "Tenancy", "Context",
 }
 
 // allChecks lists every check; each file of the package contributes its
 // group's.
 var allChecks = concatChecks(
-	crudChecks, uniquenessChecks, queryChecks, sortChecks, pagingChecks,
+	crudChecks, uniquenessChecks, queryChecks, sortChecks, pagingChecks, keysetChecks,
 	membershipChecks, patcherChecks, concurrencyChecks, tenancyChecks,
 	contextChecks,
 )

@@ -288,6 +288,8 @@ var brokenStores = []struct {
 	{"KeysTrimmed", naive(bugs{trimsKeys: true}), []string{"Uniqueness/KeysCompareExactly"}},
 	{"UserNameKeysByToLower", naive(bugs{lowerKeys: true}), []string{"Uniqueness/UserNameCaseInsensitive"}},
 	{"ReplaceKeepsDroppedKeys", naive(bugs{keepsDroppedKeys: true}), []string{"Uniqueness/ReplaceWithoutAKeyFreesIt"}},
+	{"KeysetPositionsAreOffsets", naive(bugs{keysetAsOffset: true}), []string{"Keyset/CreatesAndDeletesWhilePaging"}},
+	{"KeysetIgnoresSortValue", naive(bugs{keysetByIDOnly: true}), []string{"Keyset/PagesFollowTheOrder"}},
 }
 
 // onMemstore makes stores that wrap a new memstore with w.
