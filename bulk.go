@@ -49,7 +49,9 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 	if h.bulkMaxOps == 0 {
 		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
 	}
-	body, err := readObject(req.r, h.bulkMaxBytes)
+	limits := h.limits // each operation meets them again on its own path
+	limits.BodyBytes = h.bulkMaxBytes
+	body, err := readObject(req.r, limits)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func backoff(ctx context.Context, n int, took time.Duration) error {
 }
 
 func (h *Handler) create(req *request, rt *resourceType) error {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 
 // replace is PUT (RFC 7644 §3.5.1).
 func (h *Handler) replace(req *request, rt *resourceType, id string) error {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return err
 	}

@@ -1,52 +1,15 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// readJSON decodes a request body of at most limit bytes into a JSON value,
-// keeping numbers exact (json.Number).
-func readJSON(r *http.Request, limit int64) (any, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, badRequest(ErrTypeInvalidSyntax, "cannot read request body: %v", err)
-	}
-	if int64(len(body)) > limit {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, ScimType: ErrTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body holds more than one JSON value")
-	}
-	return v, nil
-}
-
-// readObject is readJSON for bodies that must be a JSON object.
-func readObject(r *http.Request, limit int64) (map[string]any, error) {
-	v, err := readJSON(r, limit)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body must be a JSON object")
-	}
-	return m, nil
-}
 
 // decoder turns client JSON into stored attributes for one resource type:
 // canonical names, values of the attribute's type, readOnly attributes

@@ -76,7 +76,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 
 // parsePatch reads and validates a PatchOp request body.
 func (h *Handler) parsePatch(req *request, rt *resourceType) ([]patchOp, error) {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,8 @@ func (h *Handler) parsePatch(req *request, rt *resourceType) ([]patchOp, error) 
 	if len(list) == 0 {
 		return nil, badRequest(ErrTypeInvalidValue, "\"Operations\" is empty")
 	}
-	if len(list) > h.maxPatchOps {
-		return nil, badRequest(ErrTypeTooMany, "at most %d operations per PATCH request", h.maxPatchOps)
+	if len(list) > h.limits.PatchOperations {
+		return nil, badRequest(ErrTypeTooMany, "at most %d operations per PATCH request", h.limits.PatchOperations)
 	}
 	ops := make([]patchOp, 0, len(list))
 	for i, raw := range list {

@@ -25,16 +25,15 @@ import (
 // Handler serves the SCIM protocol over a Store. Create it with New; it is
 // safe for concurrent use and shares nothing with other Handlers.
 type Handler struct {
-	store        Store
-	auth         Authenticator
-	types        []*resourceType
-	baseURL      string
-	logger       *slog.Logger
-	maxResults   int
-	maxBodyBytes int64
-	maxPatchOps  int
-	strict       bool
-	now          func() time.Time
+	store      Store
+	auth       Authenticator
+	types      []*resourceType
+	baseURL    string
+	logger     *slog.Logger
+	maxResults int
+	limits     Limits
+	strict     bool
+	now        func() time.Time
 
 	patchResponse bool
 	hooks         Hooks
@@ -69,17 +68,6 @@ func WithLogger(l *slog.Logger) Option {
 // 1000), advertised as filter.maxResults; a larger count is clamped.
 func WithMaxResults(n int) Option {
 	return func(h *Handler) { h.maxResults = n }
-}
-
-// WithMaxBodyBytes sets the largest request body accepted (default 1 MiB).
-func WithMaxBodyBytes(n int64) Option {
-	return func(h *Handler) { h.maxBodyBytes = n }
-}
-
-// WithMaxPatchOperations sets the most operations one PATCH request may
-// carry (default 1000).
-func WithMaxPatchOperations(n int) Option {
-	return func(h *Handler) { h.maxPatchOps = n }
 }
 
 // WithPatchResponse makes PATCH answer 200 with the resource instead of
@@ -123,8 +111,7 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		auth:          auth,
 		logger:        slog.Default(),
 		maxResults:    1000,
-		maxBodyBytes:  1 << 20,
-		maxPatchOps:   1000,
+		limits:        DefaultLimits(),
 		now:           time.Now,
 		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
 		passwords:     Argon2id{},
@@ -135,10 +122,13 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		o(h)
 	}
 	switch {
-	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
-		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
+	case h.maxResults < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
+		return nil, errors.New("scim: max results and the bulk payload size must be positive, bulk operations not negative")
 	case h.logger == nil || h.now == nil || h.passwords == nil:
 		return nil, errors.New("scim: the logger, the clock and the password hasher must not be nil")
+	}
+	if err := h.limits.check(); err != nil {
+		return nil, err
 	}
 	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
@@ -150,6 +140,7 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.limits = h.limits
 		name, endpoint := strings.ToLower(rt.Name), strings.ToLower(strings.TrimPrefix(rt.Endpoint, "/"))
 		switch {
 		case endpoint == "" || strings.Contains(endpoint, "/"):
