@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"unicode/utf8"
 )
@@ -187,4 +188,26 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 		return nil, badRequest(ErrTypeInvalidSyntax, "request body must be a JSON object")
 	}
 	return m, nil
+}
+
+// checkRequestText refuses a request whose path or query is not valid
+// UTF-8 or holds control characters (see invalidText), and a query that
+// does not parse: it would otherwise be read with parameters silently
+// dropped, a filter among them.
+func checkRequestText(r *http.Request) error {
+	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
+		return badRequest(ErrTypeInvalidPath, "the request path is not valid UTF-8 text")
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest(ErrTypeInvalidSyntax, "the query string does not parse")
+	}
+	for k, vs := range q {
+		for _, v := range append(vs, k) {
+			if !utf8.ValidString(v) || invalidText(v) >= 0 {
+				return badRequest(ErrTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
+			}
+		}
+	}
+	return nil
 }

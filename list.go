@@ -217,6 +217,9 @@ type typeQuery struct {
 // not belong to has no matches.
 func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest) error {
 	ctx := req.r.Context()
+	if err := h.checkAttributeNames(lr.attributes, lr.excluded); err != nil {
+		return err
+	}
 	startIndex := max(lr.startIndex, 1)
 	// RFC 7644 §3.4.2.4: a negative count means 0; none, the server's maximum.
 	count := min(max(lr.count, 0), h.maxResults)
@@ -296,6 +299,11 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 		case err != nil:
 		case rt.neverReturned(p, def):
 			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
+		case rendered(p):
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is computed when a resource is sent, so it cannot be sorted on", p)
+		case p.Type == TypeComplex && def.sub("value") == nil:
+			// RFC 7644 §3.4.2.3: a complex attribute sorts by its value sub-attribute.
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is complex and has no \"value\" sub-attribute; sort by one of its sub-attributes", p)
 		default:
 			if p.Type == TypeComplex {
 				if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
@@ -313,4 +321,18 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 		return tq, badRequest(ErrTypeInvalidValue, "sortOrder must be \"ascending\" or \"descending\", got %q", lr.sortOrder)
 	}
 	return tq, nil
+}
+
+// checkAttributeNames refuses attributes and excludedAttributes lists
+// longer than Limits.AttributeNames.
+func (h *Handler) checkAttributeNames(attributes, excluded []string) error {
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"attributes", attributes}, {"excludedAttributes", excluded}} {
+		if len(l.names) > h.limits.AttributeNames {
+			return limitError(ErrTypeTooMany, "%s lists %d names, more than the %d allowed", l.name, len(l.names), h.limits.AttributeNames)
+		}
+	}
+	return nil
 }

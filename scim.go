@@ -180,14 +180,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.logger.ErrorContext(r.Context(), "scim: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			h.writeError(w, &Error{Status: http.StatusInternalServerError, Detail: "internal server error"})
+			h.writeError(w, r, &Error{Status: http.StatusInternalServerError, Detail: "internal server error", Err: fmt.Errorf("panic: %v", v)})
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
 	if errors.Is(err, ErrAuthUnavailable) {
 		w.Header().Set("Retry-After", "5")
-		h.writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
+		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
 		return
 	}
 	if err != nil {
@@ -196,14 +195,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrTokenExpired) {
 			detail = "token expired"
 		}
-		h.writeError(w, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
+		h.writeError(w, r, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
 		return
 	}
 	r = r.WithContext(WithPrincipal(r.Context(), p))
+	if err := checkRequestText(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	rt, rest, prefix := h.route(r)
 	req := &request{w: w, r: r, base: h.base(r, prefix)}
 	if err := h.dispatch(req, p, rt, rest); err != nil {
-		h.writeError(w, err)
+		h.writeError(w, r, err)
 	}
 }
 
