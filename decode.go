@@ -17,6 +17,9 @@ import (
 type decoder struct {
 	rt     *resourceType
 	strict bool
+	// patch is set for PATCH values, where a bare id may stand for a
+	// member list (Microsoft's SCIM validator sends "value": "id").
+	patch bool
 }
 
 // resource decodes a POST or PUT body into Resource.Attributes.
@@ -108,13 +111,23 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 	}
 	arr, ok := raw.([]any)
 	if !ok {
-		if d.strict {
+		// Leniently one value stands for a list of it: an object (a
+		// single email), or in PATCH a member's bare id. Other scalars
+		// ("emails": "x") are refused: no identity provider sends them.
+		_, isObject := raw.(map[string]any)
+		_, isString := raw.(string)
+		if d.strict || !(isObject || isString && d.patch && referencesResources(def)) {
 			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is multi-valued and needs an array", def.name)
 		}
 		arr = []any{raw}
 	}
+	if err := d.rt.limits.checkValueCount(def.name, len(arr)); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(arr))
 	primary := false
+	key := valueKeys(def)
+	seen := make(map[string]int, len(arr))
 	for _, e := range arr {
 		v, err := d.single(def, e)
 		if err != nil {
@@ -123,6 +136,19 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 		if v == nil {
 			continue
 		}
+		// A value given twice is one value (RFC 7643 §2.4).
+		k := key(v)
+		if i, dup := seen[k]; dup {
+			if dst, ok := out[i].(map[string]any); ok {
+				if isPrimary(v) && primary {
+					delete(v.(map[string]any), "primary")
+				}
+				mergeInto(def, dst, v)
+				primary = primary || isPrimary(dst)
+			}
+			continue
+		}
+		seen[k] = len(out)
 		if m, ok := v.(map[string]any); ok && m["primary"] == true {
 			if primary {
 				if d.strict {
@@ -148,8 +174,8 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 	if def.typ == TypeComplex {
 		obj, ok := raw.(map[string]any)
 		if !ok {
-			if s, isStr := raw.(string); isStr && !d.strict && def.sub("value") != nil {
-				// A bare id for a complex value with a "value" sub-attribute:
+			if s, isStr := raw.(string); isStr && !d.strict && referencesResources(def) {
+				// A bare id for a value that references a resource:
 				// Entra ID's members and manager.
 				obj = map[string]any{"value": s}
 			} else {
@@ -202,6 +228,11 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		s, ok := raw.(string)
 		if !ok {
 			return bad()
+		}
+		if def.required && strings.TrimSpace(s) == "" {
+			// RFC 7643 §2.2: a required attribute needs a value, and ""
+			// (or blanks) is none.
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is required and cannot be empty", def.name)
 		}
 		return s, nil
 	case TypeBinary:
@@ -277,6 +308,13 @@ func (d decoder) number(raw any) (json.Number, bool) {
 		}
 	}
 	return "", false
+}
+
+// referencesResources reports whether values of def reference resources
+// by id: complex, with "value" and "$ref" sub-attributes (members, groups,
+// manager).
+func referencesResources(def *attrDef) bool {
+	return def.typ == TypeComplex && def.sub("value") != nil && def.sub("$ref") != nil
 }
 
 // alias maps a sub-attribute name clients use by mistake to the one the

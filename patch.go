@@ -42,6 +42,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		stored, err = h.patchMembers(req, rt, id, change)
 	} else {
 		dec := h.decoder(rt)
+		dec.patch = true
 		assignsSecret := rt.patchAssignsNeverReturned(ops)
 		stored, err = h.update(req, rt, id, assignsSecret, func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
