@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -101,3 +103,6 @@ func storeViolations(tb testing.TB, store scim.Store) []string {
 	}
 	return out
 }
+
+// discardLogger drops what the handler logs.
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
