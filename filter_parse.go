@@ -503,7 +503,9 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 		return rawValue{kind: rawNull, text: w, pos: i}, nil
 	case isJSONNumber(w):
 		return rawValue{kind: rawNumber, text: w, pos: i}, nil
-	case p.strict:
+	case p.strict || strings.ContainsAny(w, "\"{}[]();\\`"):
+		// Unquoted values (Entra ID's) are words: ids, names, addresses;
+		// quotes and brackets in one are a malformed or injected filter.
 		return rawValue{}, p.errorf(i, "%s is not a JSON value; put strings in double quotes", quoteShort(w))
 	default:
 		return rawValue{kind: rawBare, text: w, pos: i}, nil

@@ -17,7 +17,7 @@ import (
 
 // fuzzFixture is a handler on a memory store holding one user ("u1", also
 // "u2") and one group of both, the ids fuzzed requests address.
-func fuzzFixture(tb testing.TB) (*scim.Handler, scim.Store) {
+func fuzzFixture(tb testing.TB, opts ...scim.Option) (*scim.Handler, scim.Store) {
 	tb.Helper()
 	store := memstore.New()
 	ctx := context.Background()
@@ -38,7 +38,7 @@ func fuzzFixture(tb testing.TB) (*scim.Handler, scim.Store) {
 		scim.Token{Secret: "rw", Principal: scim.Principal{ID: "writer"}},
 		scim.Token{Secret: "ro", Principal: scim.Principal{ID: "reader", ReadOnly: true}},
 	)
-	h, err := scim.New(store, auth, scim.WithLogger(discardLogger()))
+	h, err := scim.New(store, auth, append([]scim.Option{scim.WithLogger(discardLogger())}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}

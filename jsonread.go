@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -196,7 +197,14 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 // dropped, a filter among them.
 func checkRequestText(r *http.Request) error {
 	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
-		return badRequest(ErrTypeInvalidPath, "the request path is not valid UTF-8 text")
+		return badRequest(ErrTypeInvalidSyntax, "the request path is not valid UTF-8 text")
+	}
+	for _, seg := range strings.Split(r.URL.Path, "/") {
+		// Routers that do not clean paths would let "/Users/../Groups/g1"
+		// reach a Group through the Users endpoint.
+		if seg == "." || seg == ".." {
+			return badRequest(ErrTypeInvalidSyntax, "the request path holds a %q segment", seg)
+		}
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {

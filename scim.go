@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -302,8 +303,12 @@ func checkContentType(r *http.Request) error {
 	if ct == "" {
 		return nil
 	}
-	mt, _, _ := strings.Cut(ct, ";")
-	switch strings.ToLower(strings.TrimSpace(mt)) {
+	mt, params, err := mime.ParseMediaType(ct)
+	if cs, ok := params["charset"]; err == nil && ok && !strings.EqualFold(cs, "utf-8") {
+		// RFC 8259 §8.1: JSON exchanged between systems is UTF-8.
+		return &Error{Status: http.StatusUnsupportedMediaType, Detail: "the only charset accepted is utf-8"}
+	}
+	switch mt {
 	case "application/scim+json", "application/json":
 		return nil
 	}
