@@ -1,0 +1,91 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// costFixture is a user type with the given limits, a user holding n
+// emails and a PATCH body of ops operations made by op(i).
+func costFixture(t *testing.T, l Limits, n, ops int, op func(i int) string) (*resourceType, map[string]any, []patchOp) {
+	t.Helper()
+	rt, err := compileResourceType(UserResourceType())
+	require.NoError(t, err)
+	rt.limits = l
+	emails := make([]any, n)
+	for i := range emails {
+		emails[i] = map[string]any{"value": fmt.Sprintf("e%d@example.com", i), "type": "work"}
+	}
+	list := make([]string, ops)
+	for i := range list {
+		list[i] = op(i)
+	}
+	h := &Handler{limits: l}
+	body := `{"Operations":[` + strings.Join(list, ",") + `]}`
+	parsed, err := h.parsePatch(&request{r: httptest.NewRequest(http.MethodPatch, "/Users/u", strings.NewReader(body))}, rt)
+	require.NoError(t, err)
+	return rt, map[string]any{"userName": "u", "emails": emails}, parsed
+}
+
+// TestPatchStopsWhenTheRequestEnds: a cancelled request applies nothing more.
+func TestPatchStopsWhenTheRequestEnds(t *testing.T) {
+	rt, attrs, ops := costFixture(t, DefaultLimits(), 10, 5, func(i int) string {
+		return fmt.Sprintf(`{"op":"add","path":"emails","value":[{"value":"n%d@example.com"}]}`, i)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := rt.applyPatch(ctx, decoder{rt: rt}, "u", attrs, ops)
+	assert.True(t, errors.Is(err, context.Canceled), "%v", err)
+	assert.Len(t, attrs["emails"], 10)
+}
+
+// TestFilteredPatchScanBudget: filtered operations, which examine every
+// value of their attribute, may examine 10 × Limits.Values values per
+// request in all; beyond, the PATCH is 400 tooMany.
+func TestFilteredPatchScanBudget(t *testing.T) {
+	l := DefaultLimits()
+	l.Values = 10
+	filtered := func(i int) string {
+		return fmt.Sprintf(`{"op":"replace","path":"emails[value eq \"e%d@example.com\"].display","value":"d"}`, i%10)
+	}
+	rt, attrs, ops := costFixture(t, l, 10, 10, filtered)
+	require.NoError(t, rt.applyPatch(context.Background(), decoder{rt: rt}, "u", attrs, ops), "100 values examined")
+
+	rt, attrs, ops = costFixture(t, l, 10, 11, filtered)
+	err := rt.applyPatch(context.Background(), decoder{rt: rt}, "u", attrs, ops)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, ErrTypeTooMany, e.ScimType)
+	assert.Equal(t, 400, e.Status)
+}
+
+// TestMemberRemovesUseTheIndex: removing members by id (Okta's
+// members[value eq "id"]) does not scan, so it is not charged to the budget.
+func TestMemberRemovesUseTheIndex(t *testing.T) {
+	rt, err := compileResourceType(GroupResourceType())
+	require.NoError(t, err)
+	rt.limits.Values = 10
+	members := make([]any, 10)
+	ops := make([]string, 200)
+	for i := range members {
+		members[i] = map[string]any{"value": fmt.Sprintf("m%d", i)}
+	}
+	for i := range ops {
+		ops[i] = fmt.Sprintf(`{"op":"remove","path":"members[value eq \"m%d\"]"}`, i%20)
+	}
+	h := &Handler{limits: rt.limits}
+	body := `{"Operations":[` + strings.Join(ops, ",") + `]}`
+	parsed, err := h.parsePatch(&request{r: httptest.NewRequest(http.MethodPatch, "/Groups/g", strings.NewReader(body))}, rt)
+	require.NoError(t, err)
+	attrs := map[string]any{"displayName": "g", "members": members}
+	require.NoError(t, rt.applyPatch(context.Background(), decoder{rt: rt}, "g", attrs, parsed))
+	assert.NotContains(t, attrs, "members")
+}
