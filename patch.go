@@ -472,6 +472,9 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if err := p.apply(op, path, c, value, hasValue); err != nil {
 		return err
 	}
+	if immutable {
+		p.flush(path.urn, def) // an add went through the index
+	}
 	if immutable && !equalValues(before, c[def.name]) {
 		return mutabilityError("attribute %q is immutable", def.name)
 	}

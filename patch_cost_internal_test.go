@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,4 +90,42 @@ func TestMemberRemovesUseTheIndex(t *testing.T) {
 	attrs := map[string]any{"displayName": "g", "members": members}
 	require.NoError(t, rt.applyPatch(context.Background(), decoder{rt: rt}, "g", attrs, parsed))
 	assert.NotContains(t, attrs, "members")
+}
+
+// TestImmutableMultiValuedAddThroughTheIndex: an add to an immutable
+// multi-valued attribute that holds values is refused, although adds go
+// through the attribute's index.
+func TestImmutableMultiValuedAddThroughTheIndex(t *testing.T) {
+	const urn = "urn:example:params:scim:schemas:extension:badges:2.0:User"
+	ut := UserResourceType()
+	ut.Extensions = append(ut.Extensions, SchemaExtension{Schema: schema.Schema{
+		ID: urn, Name: optional.NewString("Badges"),
+		Attributes: []schema.CoreAttribute{schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+			Name: "badges", MultiValued: true, Mutability: schema.AttributeMutabilityImmutable(),
+		}))},
+	}})
+	rt, err := compileResourceType(ut)
+	require.NoError(t, err)
+	h := &Handler{limits: DefaultLimits()}
+	for _, tc := range []struct {
+		start []any
+		fails bool
+	}{{nil, false}, {[]any{"b1"}, true}} {
+		body := `{"Operations":[{"op":"add","path":"` + urn + `:badges","value":["b2"]}]}`
+		ops, err := h.parsePatch(&request{r: httptest.NewRequest(http.MethodPatch, "/Users/u", strings.NewReader(body))}, rt)
+		require.NoError(t, err)
+		attrs := map[string]any{"userName": "u"}
+		if tc.start != nil {
+			attrs[urn] = map[string]any{"badges": tc.start}
+		}
+		err = rt.applyPatch(context.Background(), decoder{rt: rt}, "u", attrs, ops)
+		if !tc.fails {
+			require.NoError(t, err)
+			assert.Equal(t, []any{"b2"}, attrs[urn].(map[string]any)["badges"])
+			continue
+		}
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, ErrTypeMutability, e.ScimType)
+	}
 }
