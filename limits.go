@@ -7,9 +7,10 @@ import (
 )
 
 // Limits bounds the work one request can ask of a Handler. Each limit a
-// request exceeds is answered with a SCIM error (400, or 413 for the body),
-// never a 500, before the store sees the request. A zero field takes the
-// default DefaultLimits gives; a negative one is an error from New.
+// request exceeds is answered with a SCIM error, never a 500: 400, 413 for
+// the body, before the store sees the request; 503 when a write has used up
+// its WriteRetries. A zero field takes the default DefaultLimits gives; a
+// negative one is an error from New.
 type Limits struct {
 	// BodyBytes is the largest request body (default 1 MiB); larger is 413.
 	BodyBytes int64
