@@ -136,28 +136,26 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 		if v == nil {
 			continue
 		}
+		if m, ok := v.(map[string]any); ok && m["primary"] == true && primary {
+			if d.strict {
+				return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
+			}
+			delete(m, "primary") // keep the first primary value
+			if len(m) == 0 {
+				continue
+			}
+		}
 		// A value given twice is one value (RFC 7643 §2.4).
 		k := key(v)
 		if i, dup := seen[k]; dup {
 			if dst, ok := out[i].(map[string]any); ok {
-				if isPrimary(v) && primary {
-					delete(v.(map[string]any), "primary")
-				}
 				mergeInto(def, dst, v)
 				primary = primary || isPrimary(dst)
 			}
 			continue
 		}
 		seen[k] = len(out)
-		if m, ok := v.(map[string]any); ok && m["primary"] == true {
-			if primary {
-				if d.strict {
-					return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
-				}
-				delete(m, "primary") // keep the first primary value
-			}
-			primary = true
-		}
+		primary = primary || isPrimary(v)
 		out = append(out, v)
 	}
 	if len(out) == 0 {
@@ -210,7 +208,8 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 				out[sub.name] = sv
 			}
 		}
-		if len(out) == 0 {
+		if _, marked := out["primary"]; len(out) == 0 || marked && len(out) == 1 {
+			// Nothing but "primary" marks nothing: an empty value.
 			return nil, nil
 		}
 		return out, nil

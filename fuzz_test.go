@@ -1,10 +1,13 @@
 package scim
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -262,12 +265,19 @@ func FuzzDecode(f *testing.F) {
 			requireClientError(t, err)
 			return
 		}
+		// What parseJSON accepts, encoding/json reads the same.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var std any
+		if err := dec.Decode(&std); err != nil || !json.Valid(body) || !reflect.DeepEqual(std, v) {
+			t.Fatalf("parseJSON accepted what encoding/json reads otherwise (%v): %q", err, body)
+		}
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return
 		}
-		dec := decoder{rt: rt, strict: strict}
-		attrs, err := dec.resource(obj)
+		d := decoder{rt: rt, strict: strict}
+		attrs, err := d.resource(obj)
 		if err != nil {
 			requireClientError(t, err)
 			return
@@ -281,7 +291,7 @@ func FuzzDecode(f *testing.F) {
 				again["schemas"] = append(again["schemas"].([]any), e.urn)
 			}
 		}
-		round, err := dec.resource(again)
+		round, err := d.resource(again)
 		if err != nil {
 			t.Fatalf("decoded attributes do not decode again: %v\n%v", err, attrs)
 		}

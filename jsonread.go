@@ -36,28 +36,29 @@ func readJSON(r *http.Request, l Limits) (any, error) {
 	return parseJSON(body, l)
 }
 
-// parseJSON decodes body as readJSON describes.
+// parseJSON decodes body as readJSON describes: one pass over the bytes
+// checks nesting and keys, encoding/json decodes, and a walk over the
+// decoded value checks its strings.
 func parseJSON(body []byte, l Limits) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid UTF-8")
 	}
+	if err := scanStructure(body, l.JSONDepth); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	jr := jsonReader{dec: dec, limits: l}
-	v, err := jr.value(0)
-	if err != nil {
-		return nil, err
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, syntaxError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, badRequest(ErrTypeInvalidSyntax, "request body holds more than one JSON value")
 	}
+	if err := checkStrings(v, l); err != nil {
+		return nil, err
+	}
 	return v, nil
-}
-
-// jsonReader builds a JSON value token by token, checking each.
-type jsonReader struct {
-	dec    *json.Decoder
-	limits Limits
 }
 
 // syntaxError turns a decoding error into a SCIM error; encoding/json's
@@ -70,94 +71,112 @@ func syntaxError(err error) *Error {
 	return badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: it ends too early")
 }
 
-func (jr *jsonReader) value(depth int) (any, error) {
-	tok, err := jr.dec.Token()
-	if err != nil {
-		return nil, syntaxError(err)
+// jsonFrame is an object or array scanStructure is inside.
+type jsonFrame struct {
+	object bool
+	n      int                 // keys so far
+	first  string              // the first key, folded
+	keys   map[string]struct{} // the folded keys, once there are two
+}
+
+// scanStructure refuses a body that nests objects and arrays deeper than
+// maxDepth or holds an object with two keys that differ only in case (or
+// not at all). It reads JSON leniently: malformed input it cannot follow is
+// left for the decoder to refuse.
+func scanStructure(b []byte, maxDepth int) error {
+	var stack []jsonFrame
+	expectKey := false
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			if len(stack) >= maxDepth {
+				return limitError(ErrTypeInvalidSyntax, "request body nests objects and arrays more than %d levels deep", maxDepth)
+			}
+			stack = append(stack, jsonFrame{object: b[i] == '{'})
+			expectKey = b[i] == '{'
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil
+			}
+			stack = stack[:len(stack)-1]
+			expectKey = false
+		case ',':
+			expectKey = len(stack) > 0 && stack[len(stack)-1].object
+		case '"':
+			j, escaped := i+1, false
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					escaped = true
+					j++
+				}
+			}
+			if j >= len(b) {
+				return nil // unterminated
+			}
+			if expectKey {
+				key := string(b[i+1 : j])
+				if escaped && json.Unmarshal(b[i:j+1], &key) != nil {
+					return nil
+				}
+				if err := stack[len(stack)-1].addKey(key); err != nil {
+					return err
+				}
+				expectKey = false
+			}
+			i = j
+		}
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth >= jr.limits.JSONDepth {
-			return nil, limitError(ErrTypeInvalidSyntax, "request body nests objects and arrays more than %d levels deep", jr.limits.JSONDepth)
+	return nil
+}
+
+// addKey records a key of the object f, refusing one it already has.
+func (f *jsonFrame) addKey(key string) error {
+	folded := FoldCase(key)
+	f.n++
+	switch f.n {
+	case 1:
+		f.first = folded
+		return nil
+	case 2:
+		f.keys = map[string]struct{}{f.first: {}}
+	}
+	if _, dup := f.keys[folded]; dup {
+		return badRequest(ErrTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
+	}
+	f.keys[folded] = struct{}{}
+	return nil
+}
+
+// checkStrings refuses a decoded value holding a string, key or value,
+// longer than l.StringBytes or with a character invalidText refuses.
+func checkStrings(v any, l Limits) error {
+	check := func(s string) error {
+		if len(s) > l.StringBytes {
+			return limitError(ErrTypeInvalidValue, "a string of %d bytes is longer than the %d allowed", len(s), l.StringBytes)
 		}
-		switch t {
-		case '{':
-			return jr.object(depth + 1)
-		case '[':
-			return jr.array(depth + 1)
+		if i := invalidText(s); i >= 0 {
+			return badRequest(ErrTypeInvalidValue, "string %s holds control character %U, which is not allowed", quoteShort(s), []rune(s[i:])[0])
 		}
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: unexpected %q", t.String())
+		return nil
+	}
+	switch v := v.(type) {
 	case string:
-		if err := jr.checkString(t); err != nil {
-			return nil, err
-		}
-		return t, nil
-	default: // json.Number, bool, nil
-		return t, nil
-	}
-}
-
-func (jr *jsonReader) object(depth int) (any, error) {
-	m := map[string]any{}
-	var seen map[string]bool // folded keys, once there are two
-	for jr.dec.More() {
-		tok, err := jr.dec.Token()
-		if err != nil {
-			return nil, syntaxError(err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: an object key must be a string")
-		}
-		if err := jr.checkString(key); err != nil {
-			return nil, err
-		}
-		if len(m) > 0 && seen == nil {
-			seen = make(map[string]bool, 8)
-			for k := range m {
-				seen[FoldCase(k)] = true
+		return check(v)
+	case []any:
+		for _, e := range v {
+			if err := checkStrings(e, l); err != nil {
+				return err
 			}
 		}
-		if seen != nil {
-			folded := FoldCase(key)
-			if seen[folded] {
-				return nil, badRequest(ErrTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
+	case map[string]any:
+		for k, e := range v {
+			if err := check(k); err != nil {
+				return err
 			}
-			seen[folded] = true
+			if err := checkStrings(e, l); err != nil {
+				return err
+			}
 		}
-		v, err := jr.value(depth)
-		if err != nil {
-			return nil, err
-		}
-		m[key] = v
-	}
-	if _, err := jr.dec.Token(); err != nil { // '}'
-		return nil, syntaxError(err)
-	}
-	return m, nil
-}
-
-func (jr *jsonReader) array(depth int) (any, error) {
-	list := []any{}
-	for jr.dec.More() {
-		v, err := jr.value(depth)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, v)
-	}
-	if _, err := jr.dec.Token(); err != nil { // ']'
-		return nil, syntaxError(err)
-	}
-	return list, nil
-}
-
-func (jr *jsonReader) checkString(s string) error {
-	if len(s) > jr.limits.StringBytes {
-		return limitError(ErrTypeInvalidValue, "a string of %d bytes is longer than the %d allowed", len(s), jr.limits.StringBytes)
-	}
-	if i := invalidText(s); i >= 0 {
-		return badRequest(ErrTypeInvalidValue, "string %s holds control character %U, which is not allowed", quoteShort(s), []rune(s[i:])[0])
 	}
 	return nil
 }
