@@ -24,7 +24,8 @@ type Limits struct {
 	PatchOperations int
 	// Values is the most values one multi-valued attribute may hold, in a
 	// request and in a resource written through the handler (default
-	// 100,000). Memberships changed through a store's MembershipPatcher are
+	// 1,000,000: a group of every employee of a large company).
+	// Memberships changed through a store's MembershipPatcher are
 	// counted in the request only.
 	Values int
 	// FilterBytes is the longest filter, in bytes (default 8192).
@@ -50,7 +51,7 @@ func DefaultLimits() Limits {
 		JSONDepth:       32,
 		StringBytes:     64 << 10,
 		PatchOperations: 1000,
-		Values:          100_000,
+		Values:          1_000_000,
 		FilterBytes:     8192,
 		FilterDepth:     64,
 		FilterTerms:     100,

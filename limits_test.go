@@ -78,7 +78,7 @@ func TestLimitsAnswerWithSCIMErrors(t *testing.T) {
 
 func TestLimitsDefaultsAndValidation(t *testing.T) {
 	d := scim.DefaultLimits()
-	assert.Equal(t, scim.Limits{BodyBytes: 1 << 20, JSONDepth: 32, StringBytes: 64 << 10, PatchOperations: 1000, Values: 100000,
+	assert.Equal(t, scim.Limits{BodyBytes: 1 << 20, JSONDepth: 32, StringBytes: 64 << 10, PatchOperations: 1000, Values: 1000000,
 		FilterBytes: 8192, FilterDepth: 64, FilterTerms: 100, AttributeNames: 100, WriteRetries: 32}, d)
 	auth := scim.NewBearerTokens()
 	for _, l := range []scim.Limits{{BodyBytes: -1}, {JSONDepth: -1}, {Values: -5}, {WriteRetries: -1}, {FilterTerms: -1}} {

@@ -277,11 +277,12 @@ type attrRef struct {
 	def *attrDef
 }
 
-// scanBudget is how many values, per allowed value of an attribute, the
-// filtered operations of one PATCH may examine in all: filters are
-// evaluated against each value of the attribute, so without a budget a
-// request's cost would grow with operations × values.
-const scanBudget = 10
+// scanBudget is how many values the filtered operations of one PATCH may
+// examine in all: a filter is evaluated against each value of its
+// attribute, so without a budget a request's cost would grow with
+// operations × values. Removing members by id goes through the index and
+// is not counted.
+const scanBudget = 1_000_000
 
 // index returns the index of the multi-valued attribute def in c, building
 // it on first use.
@@ -719,8 +720,8 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 	}
 	nvm, _ := nv.(map[string]any)
 	p.scanned += len(cur)
-	if budget := scanBudget * p.rt.limits.Values; p.scanned > budget {
-		return limitError(ErrTypeTooMany, "the filtered operations of this PATCH examine more than %d values; send fewer of them per request", budget)
+	if p.scanned > scanBudget {
+		return limitError(ErrTypeTooMany, "the filtered operations of this PATCH examine more than %d values; send fewer of them per request", scanBudget)
 	}
 	matched, primary := 0, -1
 	var out []any // copied from cur on the first match only: most filters on a large list match little
