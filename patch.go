@@ -312,11 +312,15 @@ func (p *patcher) flush(urn string, def *attrDef) {
 	if c := p.container(urn, false); c != nil {
 		setOrDelete(c, def.name, ix.values())
 	}
+	if ix.dups {
+		p.touched[ref] = true // stored before duplicates were merged
+	}
 }
 
 // finish flushes every index, merges duplicate values of the attributes
-// the operations changed (RFC 7643 §2.4: a multi-valued attribute holds a
-// value once) and checks their number against Limits.Values.
+// the operations rewrote (RFC 7643 §2.4: a multi-valued attribute holds a
+// value once) and checks their number against Limits.Values (indexed adds
+// check it as they go).
 func (p *patcher) finish() error {
 	for ref := range p.indexes {
 		p.flush(ref.urn, ref.def)
@@ -457,11 +461,11 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if c == nil { // removing from an absent extension
 		return nil
 	}
-	if def.multi {
+	if def.multi && (!p.indexable(op, path, value) || def.mutability == "immutable") {
+		// The operation reads or rewrites the whole list, which finish
+		// then checks for duplicates; the index keeps values unique itself.
+		p.flush(path.urn, def)
 		p.touched[attrRef{path.urn, def}] = true
-		if !p.indexable(op, path, value) || def.mutability == "immutable" {
-			p.flush(path.urn, def) // the operation reads or rewrites the whole list
-		}
 	}
 	// An immutable attribute may be set once (RFC 7643 §2.2): whatever the
 	// operation and its path, a value it had must come out unchanged.

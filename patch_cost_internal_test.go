@@ -127,3 +127,17 @@ func TestImmutableMultiValuedAddThroughTheIndex(t *testing.T) {
 		assert.Equal(t, ErrTypeMutability, e.ScimType)
 	}
 }
+
+// TestIndexedAddMergesStoredDuplicates: a list stored with a value twice
+// (written before duplicates were merged) comes out of any PATCH without
+// it, also when the PATCH only adds through the index.
+func TestIndexedAddMergesStoredDuplicates(t *testing.T) {
+	rt, attrs, ops := costFixture(t, DefaultLimits(), 3, 1, func(int) string {
+		return `{"op":"add","path":"emails","value":[{"value":"new@example.com"}]}`
+	})
+	attrs["emails"] = append(attrs["emails"].([]any), map[string]any{"value": "E0@example.com", "type": "work", "display": "dup"})
+	require.NoError(t, rt.applyPatch(context.Background(), decoder{rt: rt}, "u", attrs, ops))
+	emails := attrs["emails"].([]any)
+	require.Len(t, emails, 4)
+	assert.Equal(t, map[string]any{"value": "E0@example.com", "type": "work", "display": "dup"}, emails[0], "merged in place, the later sub-attributes win")
+}

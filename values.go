@@ -110,13 +110,16 @@ type valueIndex struct {
 	pos     map[string]int // key → position in list
 	primary []int          // positions of primary values
 	holes   int
+	dups    bool // the list held a value twice when indexed
 }
 
 func newValueIndex(def *attrDef, list []any) *valueIndex {
 	ix := &valueIndex{def: def, key: valueKeys(def), list: list, pos: make(map[string]int, len(list))}
 	for i, v := range list {
 		k := ix.key(v)
-		if _, dup := ix.pos[k]; !dup {
+		if _, dup := ix.pos[k]; dup {
+			ix.dups = true
+		} else {
 			ix.pos[k] = i
 		}
 		if isPrimary(v) {
