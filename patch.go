@@ -268,6 +268,9 @@ type patcher struct {
 	// scanned counts the values filtered operations examined, which
 	// scanBudget bounds.
 	scanned int
+	// indexUses counts, per attribute, the operations with a path that
+	// would go through its index.
+	indexUses map[attrRef]int
 }
 
 // attrRef names an attribute: its schema's URN ("" for core and common
@@ -344,7 +347,12 @@ func (p *patcher) finish() error {
 // the result. One failing operation fails them all; the caller discards
 // attrs. It stops when ctx ends: each operation may walk a large list.
 func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, attrs map[string]any, ops []patchOp) error {
-	p := &patcher{rt: rt, dec: dec, id: id, attrs: attrs, touched: map[attrRef]bool{}}
+	p := &patcher{rt: rt, dec: dec, id: id, attrs: attrs, touched: map[attrRef]bool{}, indexUses: map[attrRef]int{}}
+	for _, op := range ops {
+		if op.path != nil && op.path.def != nil && op.path.def.multi && p.indexable(op.op, op.path, op.value) {
+			p.indexUses[attrRef{op.path.urn, op.path.def}]++
+		}
+	}
 	for i, op := range ops {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -512,7 +520,7 @@ func (p *patcher) refEquality(op string, path *patchPath) (string, bool) {
 		return "", false
 	}
 	id, ok := c.Value.(string)
-	return "$ref " + id, ok
+	return id, ok // the key of a reference value, see valueKeys
 }
 
 // applyExtension applies an operation whose path is a whole extension:
@@ -559,6 +567,22 @@ func (p *patcher) applyExtension(op, urn string, value any) error {
 func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any, hasValue bool) error {
 	def := path.def
 	if k, ok := p.refEquality(op, path); ok && def.multi {
+		ref := attrRef{path.urn, def}
+		if p.indexes[ref] == nil && p.indexUses[ref] < 2 {
+			// One removal by id: a scan costs less than an index.
+			cur, _ := c[def.name].([]any)
+			kept := make([]any, 0, len(cur))
+			for _, e := range cur {
+				if m, _ := e.(map[string]any); m == nil || m["value"] != k {
+					kept = append(kept, e)
+				}
+			}
+			if len(kept) == len(cur) && p.dec.strict {
+				return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+			}
+			setOrDelete(c, def.name, kept)
+			return nil
+		}
 		ix := p.index(path.urn, def, c)
 		if _, found := ix.pos[k]; !found && p.dec.strict {
 			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)

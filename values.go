@@ -14,13 +14,17 @@ import (
 // two of them the same value:
 //
 //   - for values that reference a resource (those with a $ref
-//     sub-attribute, such as members), their "value": the id;
+//     sub-attribute, such as members), their "value": the id itself, so
+//     that indexing a large member list allocates no keys;
 //   - for other complex values with a "value", their type and value
 //     (an email is the same address whatever its display), compared as
 //     the filter evaluator compares them (case-insensitively unless
 //     caseExact);
 //   - for anything else the whole value but "primary", which marks a value
 //     rather than being part of it.
+//
+// The last two kinds start with a control character, which no id the
+// handler accepts holds, so keys of different kinds never collide.
 func valueKeys(def *attrDef) func(any) string {
 	byRef := def.sub("$ref") != nil
 	valueDef := def.sub("value")
@@ -35,24 +39,26 @@ func valueKeys(def *attrDef) func(any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
+	whole := func(v any) string {
+		b, _ := json.Marshal(v)
+		return "\x00" + string(b)
+	}
 	return func(v any) string {
 		m, ok := v.(map[string]any)
 		if !ok {
-			b, _ := json.Marshal(v)
-			return string(b)
+			return whole(v)
 		}
 		if id, isStr := m["value"].(string); isStr && byRef {
-			return "$ref " + id // never a JSON text
+			return id
 		}
 		if val, has := m["value"]; has && valueDef != nil {
 			t := ""
 			if tv, ok := m["type"]; ok {
 				t = fold(typeDef, tv)
 			}
-			return "value " + strings.ReplaceAll(t, "\x00", "\x00\x00") + "\x00" + fold(valueDef, val)
+			return "\x01" + strings.ReplaceAll(t, "\x00", "\x00\x00") + "\x00" + fold(valueDef, val)
 		}
-		b, _ := json.Marshal(withoutPrimary(m))
-		return string(b)
+		return whole(withoutPrimary(m))
 	}
 }
 
