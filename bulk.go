@@ -316,7 +316,7 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 		err = h.dispatch(inner, p, rt, segs)
 	}
 	if err != nil {
-		return bulkError(op, err)
+		return bulkError(op, h.reported(r, err))
 	}
 	out := map[string]any{"method": op.method, "status": strconv.Itoa(w.status)}
 	if op.bulkID != "" {

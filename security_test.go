@@ -107,6 +107,15 @@ func TestErrorsNeverCarryInternalErrors(t *testing.T) {
 				require.NotNil(t, m, resp.raw)
 				assert.Contains(t, logs.String(), `"request_id":"`+m[1]+`"`, "the log ties the cause to the id")
 			}
+			if mode != "panic" { // a panic fails the whole bulk request, as above
+				resp := s.do(http.MethodPost, "/Bulk", map[string]any{"schemas": []string{scim.BulkRequestSchema}, "Operations": []any{
+					map[string]any{"method": "POST", "path": "/Users", "bulkId": "b1", "data": user("leak")}}})
+				require.Equal(t, http.StatusOK, resp.status, resp.raw)
+				for _, secret := range []string{"pq:", "scim_users", "SELECT", "postgres", "secret detail"} {
+					assert.NotContains(t, resp.raw, secret, "bulk")
+				}
+				assert.Regexp(t, `internal server error \(request id [0-9a-f-]{36}\)`, resp.raw)
+			}
 			cause := map[string]string{"sql": "scim_users", "panic": "index out of range", "scimError": "secret detail"}[mode]
 			assert.Contains(t, logs.String(), cause, "the cause is logged")
 		})
