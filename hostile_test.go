@@ -289,6 +289,15 @@ func hostileCases() []hostileCase {
 		cs = append(cs, hostileCase{name: "read-only token " + w.method + " " + w.target, method: w.method, target: w.target, body: w.body, token: "ro"})
 	}
 
+	// Bulk requests refused as a whole.
+	bulk := `{"schemas":["` + scim.BulkRequestSchema + `"],"Operations":[{"method":"POST","path":"/Users","bulkId":"b","data":` + validUser + `}]}`
+	for _, body := range []string{bulk[:40], bulk + "]", "\xff" + bulk, `{"schemas":["` + scim.BulkRequestSchema + `"],"Operations":[]}`,
+		`{"Operations":[{"method":"POST","path":"/Users","data":` + validUser + `}],"operations":[]}`,
+		`{"Operations":[{"method":"POST","path":"/Users","data":` + nested(40) + `}]}`, `{"Operations":"x"}`, `{"failOnErrors":-1,"Operations":[]}`} {
+		add("bulk "+body, "POST", "Bulk", body)
+	}
+	cs = append(cs, hostileCase{name: "bulk with a read-only token", method: "POST", target: "Bulk", body: bulk, token: "ro"})
+
 	// Oversized headers.
 	big := strings.Repeat("W/\"x\",", 20000)
 	cs = append(cs,
