@@ -48,7 +48,11 @@ type stressClient struct {
 func TestStress(t *testing.T) {
 	store := memstore.New()
 	s := newServerWithStore(t, store)
-	http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = stressClients
+	// The harness's client keeps a connection per client alive.
+	transport := http.DefaultTransport.(*http.Transport)
+	idle := transport.MaxIdleConnsPerHost
+	transport.MaxIdleConnsPerHost = stressClients
+	t.Cleanup(func() { transport.MaxIdleConnsPerHost = idle })
 	shared := s.create("/Users", user("shared-counter"))
 	groups := []string{s.create("/Groups", group("stress-0")), s.create("/Groups", group("stress-1")), s.create("/Groups", group("stress-2"))}
 
