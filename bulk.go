@@ -49,7 +49,9 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 	if h.bulkMaxOps == 0 {
 		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
 	}
-	body, err := readObject(req.r, h.bulkMaxBytes)
+	limits := h.limits // each operation meets them again on its own path
+	limits.BodyBytes = h.bulkMaxBytes
+	body, err := readObject(req.r, limits)
 	if err != nil {
 		return err
 	}
@@ -314,7 +316,7 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 		err = h.dispatch(inner, p, rt, segs)
 	}
 	if err != nil {
-		return bulkError(op, err)
+		return bulkError(op, h.reported(r, err))
 	}
 	out := map[string]any{"method": op.method, "status": strconv.Itoa(w.status)}
 	if op.bulkID != "" {

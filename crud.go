@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// maxWriteRetries bounds the read-modify-write loop of a write without
-// If-Match that keeps losing the compare-and-swap to concurrent writers.
-const maxWriteRetries = 256
-
 // maxBackoff caps the wait between two attempts of a contended write.
 const maxBackoff = 20 * time.Millisecond
 
@@ -33,7 +29,7 @@ func backoff(ctx context.Context, n int, took time.Duration) error {
 }
 
 func (h *Handler) create(req *request, rt *resourceType) error {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return err
 	}
@@ -90,7 +86,7 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 
 // replace is PUT (RFC 7644 §3.5.1).
 func (h *Handler) replace(req *request, rt *resourceType, id string) error {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return err
 	}
@@ -162,7 +158,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecre
 			return nil, err
 		case ifMatch != "":
 			return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
-		case attempt == maxWriteRetries:
+		case attempt >= h.limits.WriteRetries: // Limits.WriteRetries bounds a contended write
 			return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "resource is being modified by too many clients at once; retry later", Err: err}
 		}
 		if err := backoff(ctx, attempt, time.Since(start)); err != nil {
@@ -223,7 +219,7 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 			return &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
 		}
 		// The resource changed after the hooks saw it: they see it again.
-		if attempt == maxWriteRetries {
+		if attempt >= h.limits.WriteRetries {
 			return &Error{Status: http.StatusServiceUnavailable, Detail: "resource is being modified by too many clients at once; retry later", Err: err}
 		}
 		if err := backoff(ctx, attempt, time.Since(start)); err != nil {
@@ -236,7 +232,11 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 // and excludedAttributes parameters, with its ETag.
 func (h *Handler) writeResource(req *request, rt *resourceType, res *Resource, status int) error {
 	q := req.r.URL.Query()
-	p := rt.parseProjection(splitList(queryParam(q, "attributes")), splitList(queryParam(q, "excludedAttributes")))
+	attributes, excluded := splitList(queryParam(q, "attributes")), splitList(queryParam(q, "excludedAttributes"))
+	if err := h.checkAttributeNames(attributes, excluded); err != nil {
+		return err
+	}
+	p := rt.parseProjection(attributes, excluded)
 	if v := etag(res.Meta.Version); v != "" {
 		req.w.Header().Set("ETag", v)
 	}

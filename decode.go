@@ -1,11 +1,9 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -13,47 +11,15 @@ import (
 	"time"
 )
 
-// readJSON decodes a request body of at most limit bytes into a JSON value,
-// keeping numbers exact (json.Number).
-func readJSON(r *http.Request, limit int64) (any, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, badRequest(ErrTypeInvalidSyntax, "cannot read request body: %v", err)
-	}
-	if int64(len(body)) > limit {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, ScimType: ErrTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body holds more than one JSON value")
-	}
-	return v, nil
-}
-
-// readObject is readJSON for bodies that must be a JSON object.
-func readObject(r *http.Request, limit int64) (map[string]any, error) {
-	v, err := readJSON(r, limit)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body must be a JSON object")
-	}
-	return m, nil
-}
-
 // decoder turns client JSON into stored attributes for one resource type:
 // canonical names, values of the attribute's type, readOnly attributes
 // dropped. Lenient mode accepts what Entra ID and Okta send beyond the RFC.
 type decoder struct {
 	rt     *resourceType
 	strict bool
+	// patch is set for PATCH values, where a bare id may stand for a
+	// member list (Microsoft's SCIM validator sends "value": "id").
+	patch bool
 }
 
 // resource decodes a POST or PUT body into Resource.Attributes.
@@ -145,13 +111,23 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 	}
 	arr, ok := raw.([]any)
 	if !ok {
-		if d.strict {
+		// Leniently one value stands for a list of it: an object (a
+		// single email), or in PATCH a member's bare id. Other scalars
+		// ("emails": "x") are refused: no identity provider sends them.
+		_, isObject := raw.(map[string]any)
+		_, isString := raw.(string)
+		if d.strict || !(isObject || isString && d.patch && referencesResources(def)) {
 			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is multi-valued and needs an array", def.name)
 		}
 		arr = []any{raw}
 	}
+	if err := d.rt.limits.checkValueCount(def.name, len(arr)); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(arr))
 	primary := false
+	key := valueKeys(def)
+	seen := make(map[string]int, len(arr))
 	for _, e := range arr {
 		v, err := d.single(def, e)
 		if err != nil {
@@ -160,15 +136,26 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 		if v == nil {
 			continue
 		}
-		if m, ok := v.(map[string]any); ok && m["primary"] == true {
-			if primary {
-				if d.strict {
-					return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
-				}
-				delete(m, "primary") // keep the first primary value
+		if m, ok := v.(map[string]any); ok && m["primary"] == true && primary {
+			if d.strict {
+				return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
 			}
-			primary = true
+			delete(m, "primary") // keep the first primary value
+			if len(m) == 0 {
+				continue
+			}
 		}
+		// A value given twice is one value (RFC 7643 §2.4).
+		k := key(v)
+		if i, dup := seen[k]; dup {
+			if dst, ok := out[i].(map[string]any); ok {
+				mergeInto(def, dst, v)
+				primary = primary || isPrimary(dst)
+			}
+			continue
+		}
+		seen[k] = len(out)
+		primary = primary || isPrimary(v)
 		out = append(out, v)
 	}
 	if len(out) == 0 {
@@ -185,8 +172,8 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 	if def.typ == TypeComplex {
 		obj, ok := raw.(map[string]any)
 		if !ok {
-			if s, isStr := raw.(string); isStr && !d.strict && def.sub("value") != nil {
-				// A bare id for a complex value with a "value" sub-attribute:
+			if s, isStr := raw.(string); isStr && !d.strict && referencesResources(def) {
+				// A bare id for a value that references a resource:
 				// Entra ID's members and manager.
 				obj = map[string]any{"value": s}
 			} else {
@@ -221,7 +208,8 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 				out[sub.name] = sv
 			}
 		}
-		if len(out) == 0 {
+		if _, marked := out["primary"]; len(out) == 0 || marked && len(out) == 1 {
+			// Nothing but "primary" marks nothing: an empty value.
 			return nil, nil
 		}
 		return out, nil
@@ -239,6 +227,11 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		s, ok := raw.(string)
 		if !ok {
 			return bad()
+		}
+		if def.required && strings.TrimSpace(s) == "" {
+			// RFC 7643 §2.2: a required attribute needs a value, and ""
+			// (or blanks) is none.
+			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is required and cannot be empty", def.name)
 		}
 		return s, nil
 	case TypeBinary:
@@ -314,6 +307,13 @@ func (d decoder) number(raw any) (json.Number, bool) {
 		}
 	}
 	return "", false
+}
+
+// referencesResources reports whether values of def reference resources
+// by id: complex, with "value" and "$ref" sub-attributes (members, groups,
+// manager).
+func referencesResources(def *attrDef) bool {
+	return def.typ == TypeComplex && def.sub("value") != nil && def.sub("$ref") != nil
 }
 
 // alias maps a sub-attribute name clients use by mistake to the one the

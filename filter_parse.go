@@ -7,13 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
-
-// Limits on filters, so that a request cannot make the parser, the
-// evaluator or a store's query translation work without bound.
-const (
-	maxFilterLen   = 8192
-	maxFilterDepth = 64
+	"unicode/utf8"
 )
 
 // parseFilter parses a SCIM filter (RFC 7644 §3.4.2.2) and checks it against
@@ -24,8 +18,16 @@ const (
 // literals and dateTimes without a zone (read as UTC). Every error is an
 // *Error with status 400 and scimType invalidFilter.
 func (rt *resourceType) parseFilter(s string, strict bool) (Filter, error) {
-	if len(s) > maxFilterLen {
-		return nil, badRequest(ErrTypeInvalidFilter, "invalid filter: the filter is %d bytes long, more than the %d allowed", len(s), maxFilterLen)
+	// The limits keep the parser, the evaluator and a store's query
+	// translation from working without bound.
+	if l := rt.limits.FilterBytes; len(s) > l {
+		return nil, limitError(ErrTypeInvalidFilter, "invalid filter: the filter is %d bytes long, more than the %d allowed", len(s), l)
+	}
+	if !utf8.ValidString(s) {
+		return nil, badRequest(ErrTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
+	}
+	if i := invalidText(s); i >= 0 {
+		return nil, badRequest(ErrTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
 	}
 	p := &filterParser{rt: rt, src: s, strict: strict}
 	f, err := p.parseOr()
@@ -83,6 +85,7 @@ type filterParser struct {
 	pos    int
 	strict bool
 	depth  int
+	terms  int // comparisons parsed so far
 	// outer is the attribute of the value path being parsed; the
 	// attribute names inside its brackets are its sub-attributes.
 	outer *AttrPath
@@ -209,8 +212,10 @@ func (p *filterParser) parseAnd() (Filter, error) {
 
 func (p *filterParser) enter(t token) error {
 	p.depth++
-	if p.depth > maxFilterDepth {
-		return p.errorf(t.pos, "the filter nests brackets and \"not\" more than %d levels deep", maxFilterDepth)
+	if l := p.rt.limits.FilterDepth; p.depth > l {
+		e := p.errorf(t.pos, "the filter nests brackets, value paths and \"not\" more than %d levels deep", l)
+		e.Err = errTooLarge
+		return e
 	}
 	return nil
 }
@@ -330,11 +335,20 @@ func (p *filterParser) resolvePath(t token) (AttrPath, *attrDef, error) {
 		// Filtering on a password would let a client guess it.
 		return AttrPath{}, nil, p.errorf(t.pos, "%s is never returned, so it cannot be filtered on", path)
 	}
+	if rendered(path) {
+		return AttrPath{}, nil, p.errorf(t.pos, "%s is computed when a resource is sent, not stored, so it cannot be filtered on", path)
+	}
 	return path, def, nil
 }
 
 func (p *filterParser) parseAttrExpr(t token) (Filter, error) {
 	p.pos = t.end
+	p.terms++
+	if l := p.rt.limits.FilterTerms; p.terms > l {
+		e := p.errorf(t.pos, "the filter has more than %d comparisons", l)
+		e.Err = errTooLarge
+		return nil, e
+	}
 	if lb := p.peek(); lb.kind == tokLBrack {
 		return p.parseValuePath(t, lb)
 	}
@@ -489,7 +503,9 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 		return rawValue{kind: rawNull, text: w, pos: i}, nil
 	case isJSONNumber(w):
 		return rawValue{kind: rawNumber, text: w, pos: i}, nil
-	case p.strict:
+	case p.strict || strings.ContainsAny(w, "\"{}[]();\\`"):
+		// Unquoted values (Entra ID's) are words: ids, names, addresses;
+		// quotes and brackets in one are a malformed or injected filter.
 		return rawValue{}, p.errorf(i, "%s is not a JSON value; put strings in double quotes", quoteShort(w))
 	default:
 		return rawValue{kind: rawBare, text: w, pos: i}, nil
@@ -644,4 +660,12 @@ func parseDateTime(s string, lenient bool) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// rendered reports whether path names what the handler computes when it
+// sends a resource rather than what a store keeps: meta.location and the
+// $ref of members, groups and managers. Filters and sortBy on them would
+// silently match nothing, so they are refused.
+func rendered(path AttrPath) bool {
+	return path.Sub == "$ref" || path.URN == "" && path.Name == "meta" && path.Sub == "location"
 }

@@ -89,60 +89,88 @@ func listRequestFromQuery(q url.Values) (listRequest, error) {
 	return lr, nil
 }
 
-// searchBody is the body of POST /.search (RFC 7644 §3.4.3).
-type searchBody struct {
-	Schemas            []string        `json:"schemas"`
-	Attributes         json.RawMessage `json:"attributes"`
-	ExcludedAttributes json.RawMessage `json:"excludedAttributes"`
-	Filter             string          `json:"filter"`
-	SortBy             string          `json:"sortBy"`
-	SortOrder          string          `json:"sortOrder"`
-	StartIndex         *int            `json:"startIndex"`
-	Count              *int            `json:"count"`
-}
-
+// listRequestFromBody reads the body of POST /.search (RFC 7644 §3.4.3).
+// Its keys match case-insensitively; a value of the wrong type is 400
+// invalidValue naming the key, never a Go type.
 func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
-	v, err := readJSON(r, h.maxBodyBytes)
+	body, err := readObject(r, h.limits)
 	if err != nil {
 		return listRequest{}, err
 	}
-	raw, _ := json.Marshal(v)
-	var sb searchBody
-	if err := json.Unmarshal(raw, &sb); err != nil {
-		return listRequest{}, badRequest(ErrTypeInvalidSyntax, "invalid search request: %v", err)
+	lr := listRequest{startIndex: 1}
+	var schemas []string
+	wrongType := func(key, want string) error {
+		return badRequest(ErrTypeInvalidValue, "%q must be %s", key, want)
 	}
-	if h.strict && !containsFold(sb.Schemas, SearchRequestSchema) {
+	for k, v := range body {
+		switch strings.ToLower(k) {
+		case "schemas":
+			if schemas, err = stringList(v, k, true); err != nil {
+				return lr, err
+			}
+		case "attributes":
+			if lr.attributes, err = stringList(v, k, h.strict); err != nil {
+				return lr, err
+			}
+		case "excludedattributes":
+			if lr.excluded, err = stringList(v, k, h.strict); err != nil {
+				return lr, err
+			}
+		case "filter", "sortby", "sortorder":
+			s, ok := v.(string)
+			if !ok && v != nil {
+				return lr, wrongType(k, "a string")
+			}
+			switch strings.ToLower(k) {
+			case "filter":
+				lr.filter = s
+			case "sortby":
+				lr.sortBy = s
+			default:
+				lr.sortOrder = s
+			}
+		case "startindex", "count":
+			if v == nil {
+				continue
+			}
+			n, ok := v.(json.Number)
+			i, err := n.Int64()
+			if !ok || err != nil || i != int64(int(i)) {
+				return lr, wrongType(k, "an integer")
+			}
+			if strings.EqualFold(k, "count") {
+				lr.count, lr.countSet = int(i), true
+			} else {
+				lr.startIndex = int(i)
+			}
+		}
+	}
+	if h.strict && !containsFold(schemas, SearchRequestSchema) {
 		return listRequest{}, badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", SearchRequestSchema)
-	}
-	lr := listRequest{filter: sb.Filter, sortBy: sb.SortBy, sortOrder: sb.SortOrder, startIndex: 1}
-	if sb.StartIndex != nil {
-		lr.startIndex = *sb.StartIndex
-	}
-	if sb.Count != nil {
-		lr.count, lr.countSet = *sb.Count, true
-	}
-	if lr.attributes, err = stringList(sb.Attributes, "attributes", h.strict); err != nil {
-		return lr, err
-	}
-	if lr.excluded, err = stringList(sb.ExcludedAttributes, "excludedAttributes", h.strict); err != nil {
-		return lr, err
 	}
 	return lr, nil
 }
 
 // stringList accepts an array of strings or, unless strict, one
 // comma-separated string, as the query form has it.
-func stringList(raw json.RawMessage, name string, strict bool) ([]string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func stringList(raw any, name string, strict bool) ([]string, error) {
+	switch v := raw.(type) {
+	case nil:
 		return nil, nil
-	}
-	var list []string
-	if json.Unmarshal(raw, &list) == nil {
+	case []any:
+		list := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
+			}
+			list = append(list, s)
+		}
 		return list, nil
-	}
-	var s string
-	if !strict && json.Unmarshal(raw, &s) == nil {
-		return splitList(s), nil
+	case string:
+		if !strict {
+			return splitList(v), nil
+		}
 	}
 	return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
 }
@@ -189,6 +217,9 @@ type typeQuery struct {
 // not belong to has no matches.
 func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest) error {
 	ctx := req.r.Context()
+	if err := h.checkAttributeNames(lr.attributes, lr.excluded); err != nil {
+		return err
+	}
 	startIndex := max(lr.startIndex, 1)
 	// RFC 7644 §3.4.2.4: a negative count means 0; none, the server's maximum.
 	count := min(max(lr.count, 0), h.maxResults)
@@ -268,6 +299,11 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 		case err != nil:
 		case rt.neverReturned(p, def):
 			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
+		case rendered(p):
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is computed when a resource is sent, so it cannot be sorted on", p)
+		case p.Type == TypeComplex && def.sub("value") == nil:
+			// RFC 7644 §3.4.2.3: a complex attribute sorts by its value sub-attribute.
+			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is complex and has no \"value\" sub-attribute; sort by one of its sub-attributes", p)
 		default:
 			if p.Type == TypeComplex {
 				if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
@@ -285,4 +321,18 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 		return tq, badRequest(ErrTypeInvalidValue, "sortOrder must be \"ascending\" or \"descending\", got %q", lr.sortOrder)
 	}
 	return tq, nil
+}
+
+// checkAttributeNames refuses attributes and excludedAttributes lists
+// longer than Limits.AttributeNames.
+func (h *Handler) checkAttributeNames(attributes, excluded []string) error {
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"attributes", attributes}, {"excludedAttributes", excluded}} {
+		if len(l.names) > h.limits.AttributeNames {
+			return limitError(ErrTypeTooMany, "%s lists %d names, more than the %d allowed", l.name, len(l.names), h.limits.AttributeNames)
+		}
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ func (h *Handler) membershipChange(req *request, rt *resourceType, ops []patchOp
 		return change, false
 	}
 	dec := h.decoder(rt)
+	dec.patch = true
 	added, removed := map[string]bool{}, map[string]bool{}
 	for _, op := range ops {
 		if op.path == nil || op.path.def != def || op.path.sub != nil {

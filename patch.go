@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -43,6 +42,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		stored, err = h.patchMembers(req, rt, id, change)
 	} else {
 		dec := h.decoder(rt)
+		dec.patch = true
 		assignsSecret := rt.patchAssignsNeverReturned(ops)
 		stored, err = h.update(req, rt, id, assignsSecret, func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
@@ -76,7 +76,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 
 // parsePatch reads and validates a PatchOp request body.
 func (h *Handler) parsePatch(req *request, rt *resourceType) ([]patchOp, error) {
-	body, err := readObject(req.r, h.maxBodyBytes)
+	body, err := readObject(req.r, h.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,8 @@ func (h *Handler) parsePatch(req *request, rt *resourceType) ([]patchOp, error) 
 	if len(list) == 0 {
 		return nil, badRequest(ErrTypeInvalidValue, "\"Operations\" is empty")
 	}
-	if len(list) > h.maxPatchOps {
-		return nil, badRequest(ErrTypeTooMany, "at most %d operations per PATCH request", h.maxPatchOps)
+	if len(list) > h.limits.PatchOperations {
+		return nil, badRequest(ErrTypeTooMany, "at most %d operations per PATCH request", h.limits.PatchOperations)
 	}
 	ops := make([]patchOp, 0, len(list))
 	for i, raw := range list {
@@ -258,13 +258,101 @@ type patcher struct {
 	dec   decoder
 	id    string
 	attrs map[string]any
+	// indexes holds the multi-valued attributes that operations add
+	// values to or remove values from, indexed once per request; their
+	// lists in attrs are stale until flush.
+	indexes map[attrRef]*valueIndex
+	// touched lists the multi-valued attributes operations changed, for
+	// the final pass that merges duplicates and counts values.
+	touched map[attrRef]bool
+	// scanned counts the values filtered operations examined, which
+	// scanBudget bounds.
+	scanned int
+	// indexUses counts, per attribute, the operations with a path that
+	// would go through its index.
+	indexUses map[attrRef]int
+}
+
+// attrRef names an attribute: its schema's URN ("" for core and common
+// attributes) and its definition.
+type attrRef struct {
+	urn string
+	def *attrDef
+}
+
+// scanBudget is how many values the filtered operations of one PATCH may
+// examine in all: a filter is evaluated against each value of its
+// attribute, so without a budget a request's cost would grow with
+// operations × values. Removing members by id goes through the index and
+// is not counted.
+const scanBudget = 1_000_000
+
+// index returns the index of the multi-valued attribute def in c, building
+// it on first use.
+func (p *patcher) index(urn string, def *attrDef, c map[string]any) *valueIndex {
+	ref := attrRef{urn, def}
+	if ix := p.indexes[ref]; ix != nil {
+		return ix
+	}
+	cur, _ := c[def.name].([]any)
+	ix := newValueIndex(def, cur)
+	if p.indexes == nil {
+		p.indexes = map[attrRef]*valueIndex{}
+	}
+	p.indexes[ref] = ix
+	return ix
+}
+
+// flush writes the indexed list of def back to c and drops its index, so
+// that operations that walk or rewrite the list see it whole.
+func (p *patcher) flush(urn string, def *attrDef) {
+	ref := attrRef{urn, def}
+	ix := p.indexes[ref]
+	if ix == nil {
+		return
+	}
+	delete(p.indexes, ref)
+	if c := p.container(urn, false); c != nil {
+		setOrDelete(c, def.name, ix.values())
+	}
+	if ix.dups {
+		p.touched[ref] = true // stored before duplicates were merged
+	}
+}
+
+// finish flushes every index, merges duplicate values of the attributes
+// the operations rewrote (RFC 7643 §2.4: a multi-valued attribute holds a
+// value once) and checks their number against Limits.Values (indexed adds
+// check it as they go).
+func (p *patcher) finish() error {
+	for ref := range p.indexes {
+		p.flush(ref.urn, ref.def)
+	}
+	for ref := range p.touched {
+		c := p.container(ref.urn, false)
+		list, ok := c[ref.def.name].([]any)
+		if !ok {
+			continue
+		}
+		list = dedupeValues(ref.def, list)
+		if err := p.rt.limits.checkValueCount(ref.def.name, len(list)); err != nil {
+			return err
+		}
+		setOrDelete(c, ref.def.name, list)
+	}
+	return nil
 }
 
 // applyPatch applies ops in order to attrs (which it changes) and checks
 // the result. One failing operation fails them all; the caller discards
 // attrs. It stops when ctx ends: each operation may walk a large list.
 func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, attrs map[string]any, ops []patchOp) error {
-	p := &patcher{rt: rt, dec: dec, id: id, attrs: attrs}
+	p := &patcher{rt: rt, dec: dec, id: id, attrs: attrs, touched: map[attrRef]bool{}, indexUses: map[attrRef]int{}}
+	for _, op := range ops {
+		if op.path != nil && op.path.def != nil && op.path.def.multi && p.indexable(op.op, op.path, op.value) {
+			p.indexUses[attrRef{op.path.urn, op.path.def}]++
+		}
+	}
 	for i, op := range ops {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -281,6 +369,9 @@ func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, 
 			}
 			return err
 		}
+	}
+	if err := p.finish(); err != nil {
+		return err
 	}
 	for _, e := range rt.extensions {
 		if m, ok := attrs[e.urn].(map[string]any); ok && len(m) == 0 {
@@ -378,6 +469,12 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if c == nil { // removing from an absent extension
 		return nil
 	}
+	if def.multi && (!p.indexable(op, path, value) || def.mutability == "immutable") {
+		// The operation reads or rewrites the whole list, which finish
+		// then checks for duplicates; the index keeps values unique itself.
+		p.flush(path.urn, def)
+		p.touched[attrRef{path.urn, def}] = true
+	}
 	// An immutable attribute may be set once (RFC 7643 §2.2): whatever the
 	// operation and its path, a value it had must come out unchanged.
 	before, had := c[def.name]
@@ -388,16 +485,53 @@ func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool
 	if err := p.apply(op, path, c, value, hasValue); err != nil {
 		return err
 	}
+	if immutable {
+		p.flush(path.urn, def) // an add went through the index
+	}
 	if immutable && !equalValues(before, c[def.name]) {
 		return mutabilityError("attribute %q is immutable", def.name)
 	}
 	return nil
 }
 
+// indexable reports whether an operation on a multi-valued attribute
+// adds or removes whole values, which it does through the attribute's
+// index: add without a filter, leniently remove with a value list, and
+// remove of `members[value eq "id"]` (any attribute whose values reference
+// resources).
+func (p *patcher) indexable(op string, path *patchPath, value any) bool {
+	switch {
+	case path.sub != nil:
+		return false
+	case path.filter == nil:
+		return op == "add" || op == "remove" && value != nil && !p.dec.strict
+	default:
+		_, ok := p.refEquality(op, path)
+		return ok
+	}
+}
+
+// refEquality returns the key of the value a `remove` of
+// `attr[value eq "id"]` names, for an attribute whose values reference
+// resources (keyed by id, see valueKeys).
+func (p *patcher) refEquality(op string, path *patchPath) (string, bool) {
+	c, ok := path.filter.(*CompareExpr)
+	if op != "remove" || path.sub != nil || !ok || c.Op != OpEqual || c.Path.Sub != "value" || path.def.sub("$ref") == nil {
+		return "", false
+	}
+	id, ok := c.Value.(string)
+	return id, ok // the key of a reference value, see valueKeys
+}
+
 // applyExtension applies an operation whose path is a whole extension:
 // remove drops it, add and replace apply each attribute of the value.
 func (p *patcher) applyExtension(op, urn string, value any) error {
 	ext := p.rt.schemaByURN(urn)
+	for ref := range p.indexes {
+		if ref.urn == urn {
+			p.flush(ref.urn, ref.def)
+		}
+	}
 	if op == "remove" {
 		m, _ := p.attrs[urn].(map[string]any)
 		for _, a := range ext.attrs {
@@ -432,6 +566,30 @@ func (p *patcher) applyExtension(op, urn string, value any) error {
 // the attribute lives in.
 func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any, hasValue bool) error {
 	def := path.def
+	if k, ok := p.refEquality(op, path); ok && def.multi {
+		ref := attrRef{path.urn, def}
+		if p.indexes[ref] == nil && p.indexUses[ref] < 2 {
+			// One removal by id: a scan costs less than an index.
+			cur, _ := c[def.name].([]any)
+			kept := make([]any, 0, len(cur))
+			for _, e := range cur {
+				if m, _ := e.(map[string]any); m == nil || m["value"] != k {
+					kept = append(kept, e)
+				}
+			}
+			if len(kept) == len(cur) && p.dec.strict {
+				return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+			}
+			setOrDelete(c, def.name, kept)
+			return nil
+		}
+		ix := p.index(path.urn, def, c)
+		if _, found := ix.pos[k]; !found && p.dec.strict {
+			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+		}
+		ix.removeKey(k)
+		return nil
+	}
 	switch {
 	case path.filter != nil:
 		return p.applyFiltered(op, path, c, value)
@@ -444,13 +602,23 @@ func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any,
 	if err != nil {
 		return err
 	}
+	_, isObject := value.(map[string]any)
 	switch {
 	case v == nil && op == "add" && (def.multi || def.typ == TypeComplex):
 		// Adding no values, or no sub-attributes, adds nothing; a
 		// single-valued attribute is replaced, by null too (below).
+	case v == nil && op == "replace" && def.typ == TypeComplex && isObject:
+		// RFC 7644 §3.5.2.3: replacing a complex attribute with {} sets
+		// none of its sub-attributes, so it is left as it is; null
+		// unassigns it.
 	case def.multi && op == "add":
-		old, _ := c[def.name].([]any)
-		c[def.name] = mergeValues(def, old, v.([]any))
+		ix := p.index(path.urn, def, c)
+		for _, e := range v.([]any) {
+			ix.add(e)
+		}
+		if err := p.rt.limits.checkValueCount(def.name, ix.live()); err != nil {
+			return err
+		}
 	case def.typ == TypeComplex && !def.multi && v != nil:
 		// RFC 7644 §3.5.2.1/3: sub-attributes not given are left as they are.
 		m, _ := c[def.name].(map[string]any)
@@ -502,8 +670,10 @@ func (p *patcher) remove(path *patchPath, c map[string]any, value any, hasValue 
 			return err
 		}
 		list, _ := vals.([]any)
-		cur, _ := c[def.name].([]any)
-		setOrDelete(c, def.name, withoutValues(def, cur, list))
+		ix := p.index(path.urn, def, c)
+		for _, e := range list {
+			ix.remove(e)
+		}
 		return nil
 	}
 	if _, has := c[def.name]; has && def.required {
@@ -577,6 +747,10 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 		}
 	}
 	nvm, _ := nv.(map[string]any)
+	p.scanned += len(cur)
+	if p.scanned > scanBudget {
+		return limitError(ErrTypeTooMany, "the filtered operations of this PATCH examine more than %d values; send fewer of them per request", scanBudget)
+	}
 	matched, primary := 0, -1
 	var out []any // copied from cur on the first match only: most filters on a large list match little
 	for i, e := range cur {
@@ -599,7 +773,20 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 				return err
 			}
 		case op == "replace":
-			m = cloneMap(nvm)
+			// The value is replaced whole, but its immutable
+			// sub-attributes (a member's value) may not change.
+			nm := cloneMap(nvm)
+			for _, sub := range def.subs {
+				old, had := m[sub.name]
+				if sub.mutability != "immutable" || !had {
+					continue
+				}
+				if nsv, has := nm[sub.name]; has && !equalValues(old, nsv) {
+					return mutabilityError("sub-attribute %q of %q is immutable", sub.name, def.name)
+				}
+				nm[sub.name] = old
+			}
+			m = nm
 		default: // add merges into the selected value
 			for k, sv := range nvm {
 				if err := setSubValue(def, m, def.sub(k), cloneValue(sv)); err != nil {
@@ -703,70 +890,6 @@ func setSubValue(def *attrDef, m map[string]any, sub *attrDef, v any) error {
 	}
 	setOrDelete(m, sub.name, v)
 	return nil
-}
-
-// mergeValues adds vals to list, each unless the same value is there
-// already (see valueKeys). A value marked primary takes primary from the
-// others, whether it was added or already there.
-func mergeValues(def *attrDef, list, vals []any) []any {
-	out := append([]any(nil), list...)
-	key := valueKeys(def)
-	index := make(map[string]int, len(out)+len(vals))
-	for i, e := range out {
-		index[key(e)] = i
-	}
-	primary := -1
-	for _, v := range vals {
-		k := key(v)
-		i, found := index[k]
-		if !found {
-			out = append(out, v)
-			i = len(out) - 1
-			index[k] = i
-		}
-		if isPrimary(v) {
-			out[i].(map[string]any)["primary"] = true
-			primary = i
-		}
-	}
-	clearOtherPrimaries(out, primary)
-	return out
-}
-
-// withoutValues returns list without the values that are the same (see
-// valueKeys) as one of vals.
-func withoutValues(def *attrDef, list, vals []any) []any {
-	key := valueKeys(def)
-	drop := make(map[string]bool, len(vals))
-	for _, v := range vals {
-		drop[key(v)] = true
-	}
-	kept := make([]any, 0, len(list))
-	for _, e := range list {
-		if !drop[key(e)] {
-			kept = append(kept, e)
-		}
-	}
-	return kept
-}
-
-// valueKeys returns the function that keys the values of def by what makes
-// two of them the same value: for values that reference a resource (those
-// with a $ref sub-attribute, such as members) their "value"; for others the
-// whole value but "primary", which marks a value rather than being part of
-// it. Keying lets a large member list be merged in one pass.
-func valueKeys(def *attrDef) func(any) string {
-	byRef := def.sub("$ref") != nil
-	return func(v any) string {
-		if m, ok := v.(map[string]any); ok {
-			if id, isStr := m["value"].(string); isStr && byRef {
-				return "$ref " + id // never a JSON text
-			}
-			v = withoutPrimary(m)
-		}
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
 }
 
 func isPrimary(v any) bool {

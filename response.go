@@ -29,13 +29,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
-// writeError sends err as a SCIM error body; server errors are logged with
-// their cause, which the client never sees.
-func (h *Handler) writeError(w http.ResponseWriter, err error) {
+// reported returns the SCIM error a client gets for err. A server error
+// (5xx but 501, which is an answer, not a failure) is logged with its
+// cause and a request id, which the client gets in the detail instead of
+// the cause: store, SQL and Go errors never reach a response.
+func (h *Handler) reported(r *http.Request, err error) *Error {
 	e := toError(err)
-	if e.Status >= 500 && e.Err != nil {
-		h.logger.Error("scim: request failed", "status", e.Status, "err", e.Err)
+	if e.Status >= 500 && e.Status != http.StatusNotImplemented {
+		id := newID()
+		h.logger.ErrorContext(r.Context(), "scim: request failed", "request_id", id, "method", r.Method,
+			"path", r.URL.Path, "status", e.Status, "detail", e.Detail, "err", e.Err)
+		e = &Error{Status: e.Status, ScimType: e.ScimType, Detail: e.Detail + " (request id " + id + ")"}
 	}
+	return e
+}
+
+// writeError sends err as a SCIM error body (see reported).
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := h.reported(r, err)
 	body := map[string]any{"schemas": []string{ErrorSchema}, "status": strconv.Itoa(e.Status)}
 	if e.ScimType != "" {
 		body["scimType"] = e.ScimType

@@ -180,6 +180,8 @@ type resourceType struct {
 	// uniqueAttrs are the top-level attributes whose values the store must
 	// keep unique (uniqueness "server" or "global", plus configured ones).
 	uniqueAttrs []AttrPath
+	// limits are the Handler's, for parsing filters and decoding values.
+	limits Limits
 }
 
 func compileResourceType(rt ResourceType, extraUnique ...string) (*resourceType, error) {
@@ -191,6 +193,7 @@ func compileResourceType(rt ResourceType, extraUnique ...string) (*resourceType,
 		core:         compileSchema(rt.Schema),
 		common:       compileCommon(),
 		required:     map[string]bool{},
+		limits:       DefaultLimits(),
 	}
 	c.topLevel = append(append([]*attrDef{}, c.core.attrs...), c.common.attrs...)
 	for _, e := range rt.Extensions {

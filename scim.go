@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -25,16 +26,15 @@ import (
 // Handler serves the SCIM protocol over a Store. Create it with New; it is
 // safe for concurrent use and shares nothing with other Handlers.
 type Handler struct {
-	store        Store
-	auth         Authenticator
-	types        []*resourceType
-	baseURL      string
-	logger       *slog.Logger
-	maxResults   int
-	maxBodyBytes int64
-	maxPatchOps  int
-	strict       bool
-	now          func() time.Time
+	store      Store
+	auth       Authenticator
+	types      []*resourceType
+	baseURL    string
+	logger     *slog.Logger
+	maxResults int
+	limits     Limits
+	strict     bool
+	now        func() time.Time
 
 	patchResponse bool
 	hooks         Hooks
@@ -69,17 +69,6 @@ func WithLogger(l *slog.Logger) Option {
 // 1000), advertised as filter.maxResults; a larger count is clamped.
 func WithMaxResults(n int) Option {
 	return func(h *Handler) { h.maxResults = n }
-}
-
-// WithMaxBodyBytes sets the largest request body accepted (default 1 MiB).
-func WithMaxBodyBytes(n int64) Option {
-	return func(h *Handler) { h.maxBodyBytes = n }
-}
-
-// WithMaxPatchOperations sets the most operations one PATCH request may
-// carry (default 1000).
-func WithMaxPatchOperations(n int) Option {
-	return func(h *Handler) { h.maxPatchOps = n }
 }
 
 // WithPatchResponse makes PATCH answer 200 with the resource instead of
@@ -123,8 +112,7 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		auth:          auth,
 		logger:        slog.Default(),
 		maxResults:    1000,
-		maxBodyBytes:  1 << 20,
-		maxPatchOps:   1000,
+		limits:        DefaultLimits(),
 		now:           time.Now,
 		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
 		passwords:     Argon2id{},
@@ -135,10 +123,13 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		o(h)
 	}
 	switch {
-	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
-		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
+	case h.maxResults < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
+		return nil, errors.New("scim: max results and the bulk payload size must be positive, bulk operations not negative")
 	case h.logger == nil || h.now == nil || h.passwords == nil:
 		return nil, errors.New("scim: the logger, the clock and the password hasher must not be nil")
+	}
+	if err := h.limits.check(); err != nil {
+		return nil, err
 	}
 	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
@@ -150,6 +141,7 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.limits = h.limits
 		name, endpoint := strings.ToLower(rt.Name), strings.ToLower(strings.TrimPrefix(rt.Endpoint, "/"))
 		switch {
 		case endpoint == "" || strings.Contains(endpoint, "/"):
@@ -189,14 +181,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.logger.ErrorContext(r.Context(), "scim: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			h.writeError(w, &Error{Status: http.StatusInternalServerError, Detail: "internal server error"})
+			h.writeError(w, r, &Error{Status: http.StatusInternalServerError, Detail: "internal server error", Err: fmt.Errorf("panic: %v", v)})
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
 	if errors.Is(err, ErrAuthUnavailable) {
 		w.Header().Set("Retry-After", "5")
-		h.writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
+		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
 		return
 	}
 	if err != nil {
@@ -205,14 +196,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrTokenExpired) {
 			detail = "token expired"
 		}
-		h.writeError(w, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
+		h.writeError(w, r, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
 		return
 	}
 	r = r.WithContext(WithPrincipal(r.Context(), p))
+	if err := checkRequestText(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	rt, rest, prefix := h.route(r)
 	req := &request{w: w, r: r, base: h.base(r, prefix)}
 	if err := h.dispatch(req, p, rt, rest); err != nil {
-		h.writeError(w, err)
+		h.writeError(w, r, err)
 	}
 }
 
@@ -308,8 +303,12 @@ func checkContentType(r *http.Request) error {
 	if ct == "" {
 		return nil
 	}
-	mt, _, _ := strings.Cut(ct, ";")
-	switch strings.ToLower(strings.TrimSpace(mt)) {
+	mt, params, err := mime.ParseMediaType(ct)
+	if cs, ok := params["charset"]; err == nil && ok && !strings.EqualFold(cs, "utf-8") {
+		// RFC 8259 §8.1: JSON exchanged between systems is UTF-8.
+		return &Error{Status: http.StatusUnsupportedMediaType, Detail: "the only charset accepted is utf-8"}
+	}
+	switch mt {
 	case "application/scim+json", "application/json":
 		return nil
 	}

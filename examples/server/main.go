@@ -3,7 +3,10 @@
 //	go run ./examples/server
 //
 // It serves http://127.0.0.1:8080/scim/v2 and accepts one bearer token:
-// -token, else $SCIM_TOKEN, else a random one it prints at start.
+// $SCIM_TOKEN, or the contents of the file -token-file names, else a random
+// one it prints at start. -token still works but warns: a command line is
+// visible to every user of the machine. Slow or idle clients are cut off by
+// read, write and idle timeouts.
 package main
 
 import (
@@ -26,10 +29,15 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	token := flag.String("token", "", "bearer token clients must send (default $SCIM_TOKEN, else random)")
+	token := flag.String("token", "", "bearer token clients must send; visible in the process list, prefer $SCIM_TOKEN or -token-file")
+	tokenFile := flag.String("token-file", "", "file holding the bearer token (default $SCIM_TOKEN, else random)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *token, logger); err != nil {
+	tok, err := resolveToken(*token, *tokenFile, logger)
+	if err == nil {
+		err = run(*addr, tok, logger)
+	}
+	if err != nil {
 		logger.Error("server stopped", "err", err)
 		os.Exit(1)
 	}
@@ -59,6 +67,10 @@ func run(addr, token string, logger *slog.Logger) error {
 		Addr:              addr,
 		Handler:           logRequests(logger, mux),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // a 1 MiB body at 35 KB/s
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
