@@ -1,0 +1,2 @@
+// Package postgres is a scim.Store on PostgreSQL.
+package postgres

@@ -1,0 +1,191 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/scimkit/scim"
+)
+
+// lockMembers checks that every member names a User or Group of the
+// tenant, sets each row's member type, and takes a key-share lock on the
+// members' rows, in a fixed order, until the transaction ends: a Delete of
+// a member (which locks its row for update first) waits for the write, or
+// the write waits for the Delete and then finds the member gone. A member
+// that names nothing is a *scim.MemberNotFoundError.
+//
+// Locking the members before the Group everywhere keeps the order of locks
+// the same in every transaction, so that member writes and deletes do not
+// deadlock one another.
+func (s *Store) lockMembers(ctx context.Context, tx pgx.Tx, tenant string, members []memberRow) error {
+	if len(members) == 0 {
+		return nil
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.id
+	}
+	rows, err := tx.Query(ctx, `SELECT type, id FROM `+s.t("resources")+`
+		WHERE tenant = $1 AND type IN ('User', 'Group') AND id = ANY($2::text[])
+		ORDER BY type, id FOR KEY SHARE`, tenant, ids)
+	if err != nil {
+		return err
+	}
+	found := make(map[string][2]bool, len(members)) // id → is a User, is a Group
+	for rows.Next() {
+		var typ, id string
+		if err := rows.Scan(&typ, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		f := found[id]
+		if typ == userType {
+			f[0] = true
+		} else {
+			f[1] = true
+		}
+		found[id] = f
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range members {
+		m := &members[i]
+		f := found[m.id]
+		switch {
+		case m.typeHint == groupType && f[1], !f[0] && f[1]:
+			m.typeHint = groupType
+		case f[0]:
+			m.typeHint = userType
+		default:
+			return &scim.MemberNotFoundError{ID: m.id}
+		}
+	}
+	return nil
+}
+
+// insertMembers adds member rows to the Group id (whose members
+// lockMembers checked), leaving members already present as they are
+// unless update is set. It returns the number of rows written.
+func (s *Store) insertMembers(ctx context.Context, tx pgx.Tx, tenant, groupID string, members []memberRow, update bool) (int64, error) {
+	if len(members) == 0 {
+		return 0, nil
+	}
+	n := len(members)
+	types, ids, folded, values, foldedValues := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, m := range members {
+		types[i], ids[i], folded[i], values[i], foldedValues[i] = m.typeHint, m.id, m.folded, m.value, m.foldedJSON
+	}
+	conflict := `DO NOTHING`
+	if update {
+		conflict = `DO UPDATE SET member_type = EXCLUDED.member_type, value = EXCLUDED.value, folded = EXCLUDED.folded
+			WHERE m.member_type <> EXCLUDED.member_type OR m.value <> EXCLUDED.value`
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO `+s.t("members")+` AS m
+			(tenant, group_id, member_type, member_id, member_folded, value, folded)
+		SELECT $1, $2, x.t, x.i, x.f, x.v::jsonb, x.fv::jsonb
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS x(t, i, f, v, fv, n)
+		ORDER BY x.n
+		ON CONFLICT (tenant, group_id, member_id) `+conflict,
+		tenant, groupID, types, ids, folded, values, foldedValues)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// syncMembers makes the member rows of the Group id those of members:
+// rows of other ids are deleted, the others inserted or updated. Members
+// that stay keep their rows.
+func (s *Store) syncMembers(ctx context.Context, tx pgx.Tx, tenant, groupID string, members []memberRow) error {
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.id
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+s.t("members")+`
+		WHERE tenant = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[]))`, tenant, groupID, ids); err != nil {
+		return err
+	}
+	_, err := s.insertMembers(ctx, tx, tenant, groupID, members, true)
+	return err
+}
+
+// PatchMembers implements scim.MembershipPatcher for Groups: adding or
+// removing a member is a row insert or delete and a version bump of the
+// Group, whatever its size. A member to add that names no User or Group of
+// the tenant is a *scim.MemberNotFoundError, and nothing is written.
+func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return scim.Meta{}, err
+	}
+	if resourceType != groupType {
+		return scim.Meta{}, fmt.Errorf("postgres: PatchMembers of a %s: only Groups keep members as rows", resourceType)
+	}
+	add := make([]memberRow, 0, len(change.Add))
+	seen := make(map[string]bool, len(change.Add))
+	for i, m := range change.Add {
+		row, err := newMemberRow(m)
+		if err != nil {
+			return scim.Meta{}, fmt.Errorf("postgres: PatchMembers of Group %q, member %d: %w", id, i, err)
+		}
+		if !seen[row.id] {
+			seen[row.id] = true
+			add = append(add, row)
+		}
+	}
+	remove := make([]string, 0, len(change.Remove))
+	for _, r := range change.Remove {
+		if !seen[r] {
+			seen[r] = true
+			remove = append(remove, r)
+		}
+	}
+	tenant := scim.TenantFrom(ctx)
+	var meta scim.Meta
+	err := s.inTx(ctx, "patch members", func(tx pgx.Tx) error {
+		if err := s.lockMembers(ctx, tx, tenant, add); err != nil {
+			return s.memberError(ctx, tx, tenant, resourceType, id, expectedVersion, err)
+		}
+		err := tx.QueryRow(ctx, `SELECT version, created, last_modified FROM `+s.t("resources")+`
+			WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id).
+			Scan(&meta.Version, &meta.Created, &meta.LastModified)
+		if isNoRows(err) {
+			return notFound(resourceType, id)
+		}
+		if err != nil {
+			return err
+		}
+		if expectedVersion != "" && meta.Version != expectedVersion {
+			return versionMismatch(resourceType, id, meta.Version, expectedVersion)
+		}
+		var changed int64
+		if len(remove) > 0 {
+			tag, err := tx.Exec(ctx, `DELETE FROM `+s.t("members")+`
+				WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[])`, tenant, id, remove)
+			if err != nil {
+				return err
+			}
+			if change.MustBeMembers && tag.RowsAffected() != int64(len(remove)) {
+				return fmt.Errorf("postgres: Group %q: a member to remove is not a member: %w", id, scim.ErrNoTarget)
+			}
+			changed += tag.RowsAffected()
+		}
+		n, err := s.insertMembers(ctx, tx, tenant, id, add, false)
+		if err != nil {
+			return err
+		}
+		changed += n
+		if changed == 0 {
+			return nil
+		}
+		return tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $3
+			WHERE tenant = $1 AND type = 'Group' AND id = $2 RETURNING version, last_modified`,
+			tenant, id, change.LastModified).Scan(&meta.Version, &meta.LastModified)
+	})
+	if err != nil {
+		return scim.Meta{}, wrap(ctx, "patch members of "+resourceType, err)
+	}
+	meta.Created, meta.LastModified = utc(meta.Created), utc(meta.LastModified)
+	return meta, nil
+}
