@@ -197,7 +197,7 @@ func TestReplaceChecksImmutable(t *testing.T) {
 	// A group's member list may be replaced (members.value is immutable
 	// within one value, not across the list).
 	g := s.create("/Groups", group("g"))
-	resp = s.do(http.MethodPut, "/Groups/"+g, group("g", "u1", "u2"))
+	resp = s.do(http.MethodPut, "/Groups/"+g, group("g", s.create("/Users", user("u1")), s.create("/Users", user("u2"))))
 	require.Equal(t, http.StatusOK, resp.status, resp.raw)
 	assert.Len(t, resp.body["members"], 2)
 }

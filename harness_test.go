@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -49,6 +51,25 @@ func mount(t *testing.T, pattern string, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// seedUsers stores a User with each id straight into store, in the
+// tenant of a principal without one, for tests that name Group members by
+// ids they did not get from the API.
+func seedUsers(t testing.TB, store scim.Store, ids ...string) {
+	t.Helper()
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range ids {
+		userName := "seeded." + id
+		_, err := store.Create(context.Background(), &scim.Resource{
+			Type:       "User",
+			ID:         id,
+			Attributes: map[string]any{"schemas": []any{scim.UserSchema}, "userName": userName},
+			Meta:       scim.Meta{Created: now, LastModified: now},
+			Unique:     []scim.UniqueKey{{Attribute: "userName", Value: scim.FoldCase(userName)}},
+		})
+		require.NoError(t, err, "seeding User %q", id)
+	}
 }
 
 // response is a decoded answer.

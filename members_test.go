@@ -19,12 +19,16 @@ import (
 // takes its generic read → patch → replace path.
 type plainStore struct{ scim.Store }
 
-// groupWith stores a Group with n members straight into store.
+// groupWith stores a Group with n members straight into store, with a
+// User for each and one more, "newcomer", that is not a member.
 func groupWith(tb testing.TB, store scim.Store, n int) string {
 	tb.Helper()
+	seedUsers(tb, store, "newcomer")
 	members := make([]any, n)
 	for i := range members {
-		members[i] = map[string]any{"value": fmt.Sprintf("user-%d", i), "type": "User"}
+		id := fmt.Sprintf("user-%d", i)
+		seedUsers(tb, store, id)
+		members[i] = map[string]any{"value": id, "type": "User"}
 	}
 	now := time.Now()
 	_, err := store.Create(context.Background(), &scim.Resource{
@@ -88,6 +92,7 @@ func TestGroupMemberPatchPaths(t *testing.T) {
 			if !native {
 				store = plainStore{store}
 			}
+			seedUsers(t, store, "keep")
 			s := newServerWithStore(t, store)
 			u := s.create("/Users", user("member"))
 			g := s.create("/Groups", group("g", "keep"))
@@ -124,6 +129,52 @@ func TestGroupMemberPatchPaths(t *testing.T) {
 			require.Equal(t, http.StatusOK, withAttrs.status, withAttrs.raw)
 			require.Len(t, withAttrs.body["members"], 2)
 			requireError(t, s.do(http.MethodPatch, "/Groups/missing", add), 404, "")
+		})
+	}
+}
+
+// TestMembersMustExist: a Group write naming a member id that is no User or
+// Group of the tenant is refused with 400 invalidValue naming the id, and
+// writes nothing, on every write path.
+func TestMembersMustExist(t *testing.T) {
+	for _, native := range []bool{true, false} {
+		t.Run(fmt.Sprintf("native=%v", native), func(t *testing.T) {
+			var store scim.Store = memstore.New()
+			if !native {
+				store = plainStore{store}
+			}
+			s := newServerWithStore(t, store)
+			u := s.create("/Users", user("member"))
+			g := s.create("/Groups", group("g", u))
+			nested := s.create("/Groups", group("nested", g, u))
+			before := s.do(http.MethodGet, "/Groups/"+nested, nil)
+
+			refused := func(resp response, id string) {
+				t.Helper()
+				requireError(t, resp, http.StatusBadRequest, scim.ErrTypeInvalidValue)
+				require.Contains(t, resp.body["detail"], `"`+id+`"`, "the detail names the member")
+				after := s.do(http.MethodGet, "/Groups/"+nested, nil)
+				require.Equal(t, before.body, after.body, "a refused write changes nothing")
+			}
+			deleted := s.create("/Users", user("gone"))
+			require.Equal(t, http.StatusNoContent, s.do(http.MethodDelete, "/Users/"+deleted, nil).status)
+
+			for _, ghost := range []string{"does-not-exist", deleted, strings.ToUpper(u)} {
+				resp := s.do(http.MethodPost, "/Groups", group("new", u, ghost))
+				refused(resp, ghost)
+				require.Equal(t, 0, int(s.do(http.MethodGet, `/Groups?filter=displayName eq "new"`, nil).body["totalResults"].(float64)), "POST stored nothing")
+
+				refused(s.do(http.MethodPut, "/Groups/"+nested, group("nested", g, ghost)), ghost)
+
+				add := map[string]any{"schemas": []string{scim.PatchOpSchema}, "Operations": []any{
+					map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": ghost}}},
+				}}
+				refused(s.do(http.MethodPatch, "/Groups/"+nested, add), ghost)
+				replace := map[string]any{"schemas": []string{scim.PatchOpSchema}, "Operations": []any{
+					map[string]any{"op": "replace", "path": "members", "value": []any{map[string]any{"value": u}, map[string]any{"value": ghost}}},
+				}}
+				refused(s.do(http.MethodPatch, "/Groups/"+nested, replace), ghost)
+			}
 		})
 	}
 }

@@ -188,10 +188,16 @@ type patchEnv struct {
 
 func newPatchEnv(t *testing.T, store scim.Store, opts ...scim.Option) *patchEnv {
 	t.Helper()
+	seedUsers(t, store, patchMemberIDs...)
 	h, err := scim.New(store, scim.NewBearerTokens(scim.Token{Secret: "t"}), opts...)
 	require.NoError(t, err)
 	return &patchEnv{t: t, h: h}
 }
+
+// patchMemberIDs are the ids the PATCH cases name as Group members: those
+// of RFC 7644's examples and a few short ones. Every patchEnv's store holds
+// a User with each, since members must exist.
+var patchMemberIDs = []string{babs, james, "a", "b", "c", "u4", "old-1", "old-2", "string id 1", "x"}
 
 // do sends one request; header holds name, value pairs.
 func (e *patchEnv) do(method, target, body string, header ...string) *httptest.ResponseRecorder {
@@ -1420,7 +1426,13 @@ func TestPatchConcurrentMembers(t *testing.T) {
 	for _, st := range patchStores {
 		clients := 64
 		t.Run(st.name, func(t *testing.T) {
-			e := newPatchEnv(t, st.new())
+			store := st.new()
+			for c := 0; c < clients; c++ {
+				for i := 0; i < perClient; i++ {
+					seedUsers(t, store, fmt.Sprintf("user-%02d-%03d", c, i))
+				}
+			}
+			e := newPatchEnv(t, store)
 			id := e.create("/Groups", startGroup(""))
 			var wg sync.WaitGroup
 			errs := make(chan string, clients)

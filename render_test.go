@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/memstore"
 )
 
 func keys(m map[string]any) []string {
@@ -111,13 +112,15 @@ func TestProjectionOfGroupMembers(t *testing.T) {
 func TestRefsFollowServedEndpoints(t *testing.T) {
 	accounts := scim.UserResourceType()
 	accounts.Endpoint = "/Accounts"
-	s := newServer(t, scim.WithResourceTypes(accounts, scim.GroupResourceType()))
+	store := memstore.New()
+	seedUsers(t, store, "d1")
+	s := newServerWithStore(t, store, scim.WithResourceTypes(accounts, scim.GroupResourceType()))
 	u := s.create("/Accounts", user("a"))
 	g := s.create("/Groups", group("g", u))
 	resp := s.do(http.MethodGet, "/Groups/"+g, nil)
 	assert.Equal(t, s.url+"/Accounts/"+u, resp.body["members"].([]any)[0].(map[string]any)["$ref"])
 	assert.Equal(t, s.url+"/Groups/"+g, s.do(http.MethodGet, "/Accounts/"+u, nil).body["groups"].([]any)[0].(map[string]any)["$ref"])
-	// A member of a type that is not served gets no $ref.
+	// A member whose type names no served endpoint gets no $ref.
 	g2 := s.create("/Groups", map[string]any{"schemas": []string{scim.GroupSchema}, "displayName": "g2",
 		"members": []any{map[string]any{"value": "d1", "type": "Device"}}})
 	assert.NotContains(t, s.do(http.MethodGet, "/Groups/"+g2, nil).body["members"].([]any)[0], "$ref")

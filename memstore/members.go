@@ -118,6 +118,11 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 			}
 		}
 	}
+	for _, m := range change.Add {
+		if mid := memberValue(m); !t.exists(mid) {
+			return scim.Meta{}, fmt.Errorf("memstore: %s %q: %w", resourceType, id, &scim.MemberNotFoundError{ID: mid})
+		}
+	}
 	changed := false
 	for _, m := range change.Add {
 		c := cloneMember(m)

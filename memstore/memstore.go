@@ -19,7 +19,8 @@
 //     atomically within its type and tenant.
 //   - Users come back with a computed "groups" attribute listing the Groups
 //     whose "members" hold them; deleting a User or a Group removes it from
-//     every Group's members.
+//     every Group's members. A Group's members must be Users or Groups of
+//     the tenant when it is written, checked under the tenant's lock.
 //   - Queries answer with the same results as scim.Matches and
 //     scim.SortResources applied to every resource. An equality filter on
 //     id, userName, externalId, a Group's displayName or a Group's
@@ -296,6 +297,34 @@ func (t *tenant) export(res *scim.Resource, withGroups bool) *scim.Resource {
 	return c
 }
 
+// exists reports whether id is a User or a Group of the tenant. The caller
+// holds the tenant's lock.
+func (t *tenant) exists(id string) bool {
+	for _, typ := range [...]string{userType, groupType} {
+		if tb := t.tables[typ]; tb != nil && tb.byID[id] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkMembers returns a *scim.MemberNotFoundError for the first member of
+// a Group that names no User or Group of the tenant. Checking under the
+// tenant's write lock makes it atomic with the write. The caller holds the
+// tenant's lock.
+func (t *tenant) checkMembers(res *scim.Resource) error {
+	if res.Type != groupType {
+		return nil
+	}
+	list, _ := res.Attributes[membersAttr].([]any)
+	for _, m := range list {
+		if id := memberValue(m); !t.exists(id) {
+			return fmt.Errorf("memstore: %s %q: %w", res.Type, res.ID, &scim.MemberNotFoundError{ID: id})
+		}
+	}
+	return nil
+}
+
 func checkResource(op string, res *scim.Resource) error {
 	switch {
 	case res == nil:
@@ -340,6 +369,9 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 		return nil, fmt.Errorf("memstore: %s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
 	}
 	if err := tb.checkUnique(res.Type, res.Unique, nil); err != nil {
+		return nil, err
+	}
+	if err := t.checkMembers(res); err != nil {
 		return nil, err
 	}
 	stored := own(res)
@@ -401,6 +433,9 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 		return nil, err
 	}
 	if err := tb.checkUnique(res.Type, res.Unique, e); err != nil {
+		return nil, err
+	}
+	if err := t.checkMembers(res); err != nil {
 		return nil, err
 	}
 	stored := own(res)

@@ -528,6 +528,8 @@ func fixture(t testing.TB) (*memstore.Store, context.Context) {
 	odd.Attributes["userName"] = []any{"Listed", "other"}
 	odd.Unique = nil
 	mustCreate(t, s, ctx, odd)
+	// A User whose id differs from u01's only in case, for the groups below.
+	mustCreate(t, s, ctx, newUser("U01", "upper.u01"))
 	for i := 0; i < 12; i++ {
 		var members []string
 		for j := i; j < 40; j += i + 1 {
@@ -577,7 +579,7 @@ func TestQueryMatchesReference(t *testing.T) {
 		filter scim.Filter
 		want   int // expected matches, to know the case is not vacuous; -1 to skip
 	}{
-		{"all users", "User", nil, 44},
+		{"all users", "User", nil, 45},
 		{"userName eq in a list", "User", eq(userNamePath, "listed"), 1},
 		{"id eq", "User", eq(idPath, "u03"), 1},
 		{"id eq deleted", "User", eq(idPath, "u07"), 0},
@@ -601,7 +603,7 @@ func TestQueryMatchesReference(t *testing.T) {
 		{"and of two indexes", "User", and(eq(externalIDPath, "ext-A"), eq(userNamePath, "bjensen-0")), 1},
 		{"or of two indexes", "User", or(eq(externalIDPath, "ext-b"), eq(userNamePath, "alice")), 13},
 		{"or with a scan", "User", or(eq(externalIDPath, "ext-b"), active), -1},
-		{"not eq", "User", not(eq(userNamePath, "alice")), 41},
+		{"not eq", "User", not(eq(userNamePath, "alice")), 42},
 		{"title eq scan", "User", eq(titlePath, "boss"), -1},
 		{"groups.value eq", "User", eq(groupValuePath, "g02"), -1},
 		{"all groups", "Group", nil, 11},
@@ -639,9 +641,9 @@ func TestQueryMatchesReference(t *testing.T) {
 func TestPaging(t *testing.T) {
 	s, ctx := fixture(t)
 	all := ids(queryAll(t, s, ctx, "User", scim.Query{}).Resources)
-	require.Len(t, all, 44)
+	require.Len(t, all, 45)
 	require.Equal(t, "u00", all[0])
-	require.Equal(t, "w0", all[43], "unsorted results come in insertion order")
+	require.Equal(t, "U01", all[44], "unsorted results come in insertion order")
 
 	for _, size := range []int{1, 5, 7, 44, 100} {
 		t.Run(fmt.Sprint("pages of ", size), func(t *testing.T) {
@@ -649,7 +651,7 @@ func TestPaging(t *testing.T) {
 			for start := 1; start <= len(all); start += size {
 				p, err := s.Query(ctx, "User", scim.Query{StartIndex: start, Count: size})
 				require.NoError(t, err)
-				assert.Equal(t, 44, p.TotalResults)
+				assert.Equal(t, 45, p.TotalResults)
 				assert.LessOrEqual(t, len(p.Resources), size)
 				seen = append(seen, ids(p.Resources)...)
 			}
@@ -665,21 +667,21 @@ func TestPaging(t *testing.T) {
 		wantIDs   []string
 		wantTotal int
 	}{
-		{"count 0", scim.Query{StartIndex: 1, Count: 0}, []string{}, 44},
+		{"count 0", scim.Query{StartIndex: 1, Count: 0}, []string{}, 45},
 		{"count 0 filtered", scim.Query{StartIndex: 1, Count: 0, Filter: filter}, []string{}, len(matching)},
-		{"negative count", scim.Query{StartIndex: 1, Count: -1}, []string{}, 44},
-		{"start 0 is 1", scim.Query{StartIndex: 0, Count: 2}, all[:2], 44},
-		{"negative start is 1", scim.Query{StartIndex: -4, Count: 2}, all[:2], 44},
-		{"middle", scim.Query{StartIndex: 10, Count: 3}, all[9:12], 44},
-		{"last", scim.Query{StartIndex: 44, Count: 10}, all[43:], 44},
-		{"start past end", scim.Query{StartIndex: 45, Count: 10}, []string{}, 44},
-		{"start far past end", scim.Query{StartIndex: 1 << 40, Count: 1 << 40}, []string{}, 44},
-		{"huge count", scim.Query{StartIndex: 2, Count: int(^uint(0) >> 1)}, all[1:], 44},
+		{"negative count", scim.Query{StartIndex: 1, Count: -1}, []string{}, 45},
+		{"start 0 is 1", scim.Query{StartIndex: 0, Count: 2}, all[:2], 45},
+		{"negative start is 1", scim.Query{StartIndex: -4, Count: 2}, all[:2], 45},
+		{"middle", scim.Query{StartIndex: 10, Count: 3}, all[9:12], 45},
+		{"last", scim.Query{StartIndex: 45, Count: 10}, all[44:], 45},
+		{"start past end", scim.Query{StartIndex: 46, Count: 10}, []string{}, 45},
+		{"start far past end", scim.Query{StartIndex: 1 << 40, Count: 1 << 40}, []string{}, 45},
+		{"huge count", scim.Query{StartIndex: 2, Count: int(^uint(0) >> 1)}, all[1:], 45},
 		{"filtered page", scim.Query{StartIndex: 2, Count: 3, Filter: filter}, matching[1:4], len(matching)},
 		{"filtered past end", scim.Query{StartIndex: 100, Count: 3, Filter: filter}, []string{}, len(matching)},
 		{"indexed past end", scim.Query{StartIndex: 2, Count: 3, Filter: eq(idPath, "u01")}, []string{}, 1},
-		{"sorted past end", scim.Query{StartIndex: 50, Count: 3, SortBy: &userNamePath}, []string{}, 44},
-		{"sorted count 0", scim.Query{StartIndex: 1, Count: 0, SortBy: &userNamePath}, []string{}, 44},
+		{"sorted past end", scim.Query{StartIndex: 50, Count: 3, SortBy: &userNamePath}, []string{}, 45},
+		{"sorted count 0", scim.Query{StartIndex: 1, Count: 0, SortBy: &userNamePath}, []string{}, 45},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -830,6 +832,11 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 	ctx := tenantCtx("")
 	mustCreate(t, s, ctx, newGroup("g1", "Counters"))
 	const workers, each = 8, 25
+	for w := 0; w < workers; w++ {
+		for i := 0; i < each; i++ {
+			mustCreate(t, s, ctx, newUser(fmt.Sprintf("w%d-%d", w, i), fmt.Sprintf("worker.%d.%d", w, i)))
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)

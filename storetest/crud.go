@@ -95,6 +95,7 @@ func checkRoundTrip(t testing.TB, s scim.Store) {
 	expectSame(t, "Query", in, page.Resources[0])
 
 	// A Group and a resource of a host-defined type keep theirs too.
+	mustCreate(t, s, ctx, newGroup("Other-Group", "Other"))
 	g := newGroup("RoundTrip-G", "Ünïcode Group ✓", in.ID)
 	g.Attributes["externalId"] = "g-Ext"
 	g.Attributes["members"] = append(g.Attributes["members"].([]any), map[string]any{"value": "Other-Group", "type": "Group", "display": "Other", "$ref": "https://example.com/Groups/Other-Group"})

@@ -218,8 +218,13 @@ func checkPatchConcurrent(t testing.TB, s scim.Store) {
 	var want []string
 	for w := 0; w < workers; w++ {
 		for i := 0; i < each; i++ {
+			for _, id := range []string{fmt.Sprintf("C-%d-%d", w, i), fmt.Sprintf("tmp-%d-%d", w, i)} {
+				mustCreate(t, s, ctx, simpleUser(id, "patch."+id))
+			}
 			want = append(want, fmt.Sprintf("C-%d-%d", w, i))
 		}
+	}
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()

@@ -89,7 +89,8 @@ func checkTenantMemberships(t testing.TB, s scim.Store) {
 	a, b := ctxA(), tenantCtx(tenantB)
 	mustCreate(t, s, a, simpleUser("TM-user", "tm.user"))
 	mustCreate(t, s, a, newGroup("TM-ga", "Group in A", "TM-user"))
-	// A Group in tenant B lists the same member id.
+	// Tenant B has a User with the same id, and a Group that lists it.
+	mustCreate(t, s, b, simpleUser("TM-user", "tm.user"))
 	gb := mustCreate(t, s, b, newGroup("TM-gb", "Group in B", "TM-user"))
 	expectGroups(t, s, a, "TM-user", map[string]string{"TM-ga": "Group in A"}, "a Group of another tenant listed the same id ("+tenantRule+")")
 	if err := s.Delete(a, userType, "TM-user", ""); err != nil {
