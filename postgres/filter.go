@@ -103,22 +103,21 @@ func (b *builder) elements(p scim.AttrPath) (source, bool) {
 	if p.URN == "" {
 		switch {
 		case p.Name == membersAttr && b.typ == groupType:
-			return source{
-				from:  b.s.t("members") + " em",
-				where: "em.tenant = r.tenant AND em.group_id = r.id",
-				o:     "em.value", f: "em.folded",
-			}, true
+			// The Group's member rows, as a correlated scalar subquery:
+			// the planner looks them up by the primary key per Group
+			// instead of joining whole tables.
+			return rowElements(`(SELECT jsonb_agg(jsonb_build_array(em.value, em.folded)) FROM ` + b.s.t("members") +
+				` em WHERE em.tenant = r.tenant AND em.group_id = r.id)`), true
 		case p.Name == groupsAttr && b.typ == userType:
 			display := func(doc string) string {
 				return "CASE WHEN jsonb_typeof(eg." + doc + "->'displayName') = 'string' THEN eg." + doc + "->'displayName' END"
 			}
-			return source{
-				from: b.s.t("members") + " em JOIN " + b.s.t("resources") +
-					" eg ON eg.tenant = em.tenant AND eg.type = 'Group' AND eg.id = em.group_id",
-				where: "em.tenant = r.tenant AND em.member_id = r.id AND em.member_type = 'User'",
-				o:     "jsonb_build_object('value', to_jsonb(eg.id), 'display', " + display("attrs") + ", 'type', 'direct')",
-				f:     "jsonb_build_object('value', to_jsonb(eg.id_folded), 'display', " + display("folded") + ", 'type', 'direct')",
-			}, true
+			return rowElements(`(SELECT jsonb_agg(jsonb_build_array(
+					jsonb_build_object('value', to_jsonb(eg.id), 'display', ` + display("attrs") + `, 'type', 'direct'),
+					jsonb_build_object('value', to_jsonb(eg.id_folded), 'display', ` + display("folded") + `, 'type', 'direct')))
+				FROM ` + b.s.t("members") + ` em JOIN ` + b.s.t("resources") + ` eg
+					ON eg.tenant = em.tenant AND eg.type = 'Group' AND eg.id = em.group_id
+				WHERE em.tenant = r.tenant AND em.member_id = r.id AND em.member_type = 'User')`), true
 		case p.Name == "id" || p.Name == "meta":
 			return source{}, false
 		}
@@ -138,6 +137,17 @@ func (b *builder) elements(p scim.AttrPath) (source, bool) {
 		o:     "e.o",
 		f:     "(CASE jsonb_typeof(r.folded #> " + k + ") WHEN 'array' THEN (r.folded #> " + k + ") -> (e.i::int - 1) ELSE r.folded #> " + k + " END)",
 	}, true
+}
+
+// rowElements is the source of the elements of a jsonb array of
+// [stored, folded] pairs.
+func rowElements(pairs string) source {
+	return source{
+		from:  "jsonb_array_elements(coalesce(" + pairs + ", '[]'::jsonb)) AS ee(x)",
+		where: "TRUE",
+		o:     "(ee.x -> 0)",
+		f:     "(ee.x -> 1)",
+	}
 }
 
 // jsonPath returns the SQL/JSON path (lax mode) of the values of sub in an
@@ -265,7 +275,25 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 			if !p.CaseExact {
 				col, v = "m.member_folded", scim.FoldCase(want)
 			}
-			e := exactCond("r.id IN (SELECT m.group_id FROM " + b.s.t("members") + " m WHERE m.tenant = r.tenant AND " + col + " = " + b.arg(v) + "::text)")
+			e := exactCond("r.id IN (SELECT m.group_id FROM " + b.s.t("members") + " m WHERE m.tenant = $1 AND " + col + " = " + b.arg(v) + "::text)")
+			if c.Op == scim.OpNotEqual {
+				return e.not()
+			}
+			return e
+		}
+	}
+	if !inScope && p.URN == "" && p.Name == groupsAttr && b.typ == userType && isStringType(p.Type) && (p.Sub == "value" || p.Sub == "display" && !p.CaseExact) {
+		if want, ok := c.Value.(string); ok && (c.Op == scim.OpEqual || c.Op == scim.OpNotEqual) {
+			col := "g.id"
+			switch {
+			case p.Sub == "display" && !p.CaseExact:
+				col, want = "g.display_name", scim.FoldCase(want)
+			case !p.CaseExact:
+				col, want = "g.id_folded", scim.FoldCase(want)
+			}
+			e := exactCond("r.id IN (SELECT m.member_id FROM " + b.s.t("members") + " m JOIN " + b.s.t("resources") +
+				" g ON g.tenant = m.tenant AND g.type = 'Group' AND g.id = m.group_id WHERE m.tenant = $1 AND m.member_type = 'User' AND " +
+				col + " = " + b.arg(want) + "::text)")
 			if c.Op == scim.OpNotEqual {
 				return e.not()
 			}

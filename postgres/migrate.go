@@ -39,6 +39,7 @@ CREATE TABLE S.resources (
 	PRIMARY KEY (tenant, type, id)
 );
 CREATE UNIQUE INDEX resources_order ON S.resources (tenant, type, seq);
+CREATE INDEX resources_id_folded ON S.resources (tenant, type, id_folded);
 CREATE INDEX resources_user_name ON S.resources (tenant, type, user_name);
 CREATE INDEX resources_external_id ON S.resources (tenant, type, external_id);
 CREATE INDEX resources_display_name ON S.resources (tenant, type, display_name);
