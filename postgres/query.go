@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/scimkit/scim"
@@ -21,32 +22,79 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b := &builder{s: s, typ: resourceType}
-	b.arg(scim.TenantFrom(ctx)) // $1
-	b.arg(resourceType)         // $2
-	c := b.filter(q.Filter, nil)
-	nFilter := len(b.args) // the count query binds only the filter's
-	sk, sortOK := "", true
-	if q.SortBy != nil {
-		sk, sortOK = b.sortKey(*q.SortBy)
-	}
-	where := "r.tenant = $1 AND r.type = $2 AND " + c.sup
+	pl := s.plan(scim.TenantFrom(ctx), resourceType, q)
 	var (
 		page *scim.Page
 		err  error
 	)
-	if c.exact() && sortOK {
-		page, err = s.queryExact(ctx, b, q, where, sk, nFilter)
+	if pl.exact {
+		page, err = s.queryExact(ctx, pl, q)
 	} else {
-		if !sortOK {
-			sk = ""
-		}
-		page, err = s.queryFallback(ctx, b, q, where, sk, !c.exact(), !sortOK)
+		page, err = s.queryFallback(ctx, pl, q)
 	}
 	if err != nil {
 		return nil, wrap(ctx, "query "+resourceType, err)
 	}
 	return page, nil
+}
+
+// plan is a query translated to SQL.
+type plan struct {
+	b *builder
+	// where selects the matches (exact) or a superset of them.
+	where string
+	// nFilter is the number of parameters where binds.
+	nFilter int
+	// sk is the sort key, "" for the store's own order.
+	sk string
+	// goFilter and goSort tell what Go must do that SQL could not.
+	goFilter, goSort bool
+	exact            bool
+}
+
+// plan translates q over the resources of typ in tenant.
+func (s *Store) plan(tenant, typ string, q scim.Query) plan {
+	b := &builder{s: s, typ: typ}
+	b.arg(tenant) // $1
+	b.arg(typ)    // $2
+	c := b.filter(q.Filter, nil)
+	pl := plan{b: b, where: "r.tenant = $1 AND r.type = $2 AND " + c.sup, nFilter: len(b.args), goFilter: !c.exact()}
+	if q.SortBy != nil {
+		sk, ok := b.sortKey(*q.SortBy)
+		if ok {
+			pl.sk = sk
+		} else {
+			pl.goSort = true
+		}
+	}
+	pl.exact = !pl.goFilter && !pl.goSort
+	return pl
+}
+
+// countSQL returns the statement that counts the matches of an exact plan,
+// with its parameters.
+func (s *Store) countSQL(pl plan) (string, []any) {
+	return `SELECT count(*) FROM ` + s.t("resources") + ` r WHERE ` + pl.where, append([]any(nil), pl.b.args[:pl.nFilter]...)
+}
+
+// pageSQL returns the statement that reads one page of an exact plan, with
+// its parameters: the page is selected first, and only its resources'
+// groups or members are read, as the projection hints allow.
+func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
+	b := pl.b
+	sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
+	inner := "r.tenant, r.id, r.seq, r.version, r.created, r.last_modified, r.attrs"
+	outer := "p.seq"
+	if pl.sk != "" {
+		inner += ", " + pl.sk + " AS sk"
+		outer = orderBy("p", "p.sk", q.Descending)
+	}
+	args := append([]any(nil), b.args...)
+	limit := "$" + strconv.Itoa(len(args)+1)
+	offset := "$" + strconv.Itoa(len(args)+2)
+	args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
+	return sel, `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
+		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) p ORDER BY ` + outer, args
 }
 
 // wants reports whether the projection hints of q may ask for the
@@ -71,28 +119,19 @@ func wants(q scim.Query, name string) bool {
 // queryExact answers a query SQL expresses exactly: the count and the page
 // in one round trip. The page is selected first and only its resources'
 // groups or members are read.
-func (s *Store) queryExact(ctx context.Context, b *builder, q scim.Query, where, sk string, nFilter int) (*scim.Page, error) {
-	countArgs := append([]any(nil), b.args[:nFilter]...)
+func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
 	batch := &pgx.Batch{}
 	var total int
-	batch.Queue(`SELECT count(*) FROM `+s.t("resources")+` r WHERE `+where, countArgs...).QueryRow(func(row pgx.Row) error {
+	countSQL, countArgs := s.countSQL(pl)
+	batch.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&total)
 	})
 	var resources []*scim.Resource
 	if q.Count > 0 {
-		sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
-		inner := "r.tenant, r.id, r.seq, r.version, r.created, r.last_modified, r.attrs"
-		outer := "p.seq"
-		if sk != "" {
-			inner += ", " + sk + " AS sk"
-			outer = orderBy("p", "p.sk", q.Descending)
-		}
-		limit, offset := b.arg(int64(q.Count)), b.arg(int64(max(q.StartIndex, 1)-1))
-		sql := `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + where +
-			` ORDER BY ` + orderBy("r", sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) p ORDER BY ` + outer
-		batch.Queue(sql, b.args...).Query(func(rows pgx.Rows) error {
+		sel, sql, args := s.pageSQL(pl, q)
+		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				r, err := sel.scan(rows, b.typ)
+				r, err := sel.scan(rows, pl.b.typ)
 				if err != nil {
 					return err
 				}
@@ -115,11 +154,12 @@ func (s *Store) queryExact(ctx context.Context, b *builder, q scim.Query, where,
 // the matches) in the sort order if it can, Go keeps the matches and
 // sorts them, and pages. More candidates than the fallback limit is a
 // SCIM tooMany error, never a different answer.
-func (s *Store) queryFallback(ctx context.Context, b *builder, q scim.Query, where, sk string, goFilter, goSort bool) (*scim.Page, error) {
+func (s *Store) queryFallback(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
+	b := pl.b
 	sel := s.selectList(b.typ, "r", true, true)
 	limit := b.arg(int64(s.fallbackLimit) + 1)
-	rows, err := s.pool.Query(ctx, `SELECT `+sel.cols+` FROM `+s.t("resources")+` r WHERE `+where+
-		` ORDER BY `+orderBy("r", sk, q.Descending)+` LIMIT `+limit, b.args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+sel.cols+` FROM `+s.t("resources")+` r WHERE `+pl.where+
+		` ORDER BY `+orderBy("r", pl.sk, q.Descending)+` LIMIT `+limit, b.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +179,7 @@ func (s *Store) queryFallback(ctx context.Context, b *builder, q scim.Query, whe
 		if err != nil {
 			return nil, err
 		}
-		if goFilter && !scim.Matches(q.Filter, r) {
+		if pl.goFilter && !scim.Matches(q.Filter, r) {
 			continue
 		}
 		matches = append(matches, r)
@@ -147,7 +187,7 @@ func (s *Store) queryFallback(ctx context.Context, b *builder, q scim.Query, whe
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if goSort && q.SortBy != nil {
+	if pl.goSort && q.SortBy != nil {
 		scim.SortResources(matches, *q.SortBy, q.Descending)
 	}
 	start := min(max(q.StartIndex, 1)-1, len(matches))

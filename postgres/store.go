@@ -240,10 +240,8 @@ func (s *Store) Get(ctx context.Context, resourceType, id string) (*scim.Resourc
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sel := s.selectList(resourceType, "r", true, true)
-	row := s.pool.QueryRow(ctx, `SELECT `+sel.cols+` FROM `+s.t("resources")+` r
-		WHERE r.tenant = $1 AND r.type = $2 AND r.id = $3`, scim.TenantFrom(ctx), resourceType, id)
-	res, err := sel.scan(row, resourceType)
+	sel, sql := s.getSQL(resourceType)
+	res, err := sel.scan(s.pool.QueryRow(ctx, sql, scim.TenantFrom(ctx), resourceType, id), resourceType)
 	if isNoRows(err) {
 		return nil, notFound(resourceType, id)
 	}
@@ -251,6 +249,14 @@ func (s *Store) Get(ctx context.Context, resourceType, id string) (*scim.Resourc
 		return nil, wrap(ctx, "get "+resourceType, err)
 	}
 	return res, nil
+}
+
+// getSQL returns the statement Get runs, with parameters tenant, type and
+// id: one primary key lookup, and for a User its groups through the member
+// index, for a Group its member rows.
+func (s *Store) getSQL(typ string) (selection, string) {
+	sel := s.selectList(typ, "r", true, true)
+	return sel, `SELECT ` + sel.cols + ` FROM ` + s.t("resources") + ` r WHERE r.tenant = $1 AND r.type = $2 AND r.id = $3`
 }
 
 // Replace overwrites the stored resource of res.Type and res.ID with res if
