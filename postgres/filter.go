@@ -420,7 +420,7 @@ func (b *builder) columnString(col string, c *scim.CompareExpr, nullable bool) c
 	if c.Op == scim.OpPresent || c.Value == nil {
 		pres := col + " <> ''"
 		if nullable {
-			pres = "COALESCE(" + pres + ", FALSE)"
+			pres = "(" + col + " IS NOT NULL AND " + pres + ")"
 		}
 		switch {
 		case c.Op == scim.OpPresent, c.Op == scim.OpNotEqual:
@@ -449,7 +449,9 @@ func (b *builder) columnString(col string, c *scim.CompareExpr, nullable bool) c
 		return condUnknown
 	}
 	if nullable {
-		pred = "COALESCE(" + pred + ", FALSE)"
+		// Never NULL, so that NOT keeps its meaning, and still a plain
+		// comparison an index answers.
+		pred = col + " IS NOT NULL AND " + pred
 	}
 	e := exactCond("(" + pred + ")")
 	if c.Op == scim.OpNotEqual {
