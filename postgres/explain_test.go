@@ -72,7 +72,9 @@ func TestIndexesUsed(t *testing.T) {
 	str := func(name, sub string, caseExact bool) scim.AttrPath {
 		return scim.AttrPath{Name: name, Sub: sub, Type: scim.TypeString, CaseExact: caseExact, MultiValued: sub != ""}
 	}
-	eq := func(p scim.AttrPath, v string) scim.Filter { return &scim.CompareExpr{Path: p, Op: scim.OpEqual, Value: v} }
+	eq := func(p scim.AttrPath, v string) scim.Filter {
+		return &scim.CompareExpr{Path: p, Op: scim.OpEqual, Value: v}
+	}
 	for _, c := range []struct {
 		name, typ string
 		filter    scim.Filter
