@@ -49,13 +49,24 @@ func join(op string, a, b cond) cond {
 	return cond{sup: "(" + a.sup + " " + op + " " + b.sup + ")", sub: "(" + a.sub + " " + op + " " + b.sub + ")"}
 }
 
-// scope is the element of a value path that the paths inside its brackets
-// address: o and f are SQL expressions of the element as stored and
-// case-folded.
+// scope is the element of a value path that the paths inside its
+// brackets address: src.o, src.f and src.t are SQL expressions of the
+// element in each form.
 type scope struct {
 	path scim.AttrPath
-	o, f string
+	src  source
 }
+
+// form names one of the three forms of the attributes a resource row
+// keeps: as stored (attrs), case-folded (folded) and with dateTimes as
+// numbers (times).
+type form int
+
+const (
+	stored form = iota
+	folded
+	times
+)
 
 // filter translates f.
 func (b *builder) filter(f scim.Filter, sc *scope) cond {
@@ -78,7 +89,7 @@ func (b *builder) filter(f scim.Filter, sc *scope) cond {
 		if !ok {
 			return condUnknown
 		}
-		inner := b.filter(f.Filter, &scope{path: f.Path, o: src.o, f: src.f})
+		inner := b.filter(f.Filter, &scope{path: f.Path, src: src})
 		exists := func(pred string) string {
 			return "EXISTS (SELECT 1 FROM " + src.from + " WHERE " + src.where + " AND jsonb_typeof(" + src.o + ") = 'object' AND " + pred + ")"
 		}
@@ -90,9 +101,21 @@ func (b *builder) filter(f scim.Filter, sc *scope) cond {
 }
 
 // source is a set of JSON values in SQL: FROM and WHERE clauses and the
-// expressions of each value as stored (o) and case-folded (f).
+// expressions of each value as stored (o), case-folded (f) and with
+// dateTimes as numbers (t).
 type source struct {
-	from, where, o, f string
+	from, where, o, f, t string
+}
+
+// in returns the expression of the value in form fm.
+func (s source) in(fm form) string {
+	switch fm {
+	case folded:
+		return s.f
+	case times:
+		return s.t
+	}
+	return s.o
 }
 
 // elements returns the elements of the (multi-valued or complex) attribute
@@ -131,11 +154,16 @@ func (b *builder) elements(p scim.AttrPath) (source, bool) {
 		return "CASE jsonb_typeof(r." + doc + " #> " + k + ") WHEN 'array' THEN r." + doc + " #> " + k +
 			" ELSE jsonb_build_array(r." + doc + " #> " + k + ") END"
 	}
+	// The element of the same position in another form of the document.
+	same := func(doc string) string {
+		return "(CASE jsonb_typeof(r." + doc + " #> " + k + ") WHEN 'array' THEN (r." + doc + " #> " + k + ") -> (e.i::int - 1) ELSE r." + doc + " #> " + k + " END)"
+	}
 	return source{
 		from:  "jsonb_array_elements(" + list("attrs") + ") WITH ORDINALITY AS e(o, i)",
 		where: "TRUE",
 		o:     "e.o",
-		f:     "(CASE jsonb_typeof(r.folded #> " + k + ") WHEN 'array' THEN (r.folded #> " + k + ") -> (e.i::int - 1) ELSE r.folded #> " + k + " END)",
+		f:     same("folded"),
+		t:     same("times"),
 	}, true
 }
 
@@ -147,6 +175,7 @@ func rowElements(pairs string) source {
 		where: "TRUE",
 		o:     "(ee.x -> 0)",
 		f:     "(ee.x -> 1)",
+		t:     "NULL::jsonb", // members and groups hold no dateTime
 	}
 }
 
@@ -167,18 +196,9 @@ func jsonPath(keys ...string) string {
 // leaves returns the values the path p addresses, lists flattened, from the
 // stored or the folded form: in the element of sc if p names its attribute,
 // else in the resource r.
-func (b *builder) leaves(p scim.AttrPath, sc *scope, folded bool) (source, bool) {
-	pick := func(s source) string {
-		if folded {
-			return s.f
-		}
-		return s.o
-	}
+func (b *builder) leaves(p scim.AttrPath, sc *scope, fm form) (source, bool) {
 	if sc != nil && p.Name == sc.path.Name && p.URN == sc.path.URN {
-		el := sc.o
-		if folded {
-			el = sc.f
-		}
+		el := sc.src.in(fm)
 		if p.Sub == "" {
 			return source{from: "(SELECT " + el + " AS v) l", where: "TRUE", o: "l.v"}, true
 		}
@@ -186,7 +206,7 @@ func (b *builder) leaves(p scim.AttrPath, sc *scope, folded bool) (source, bool)
 	}
 	if p.URN == "" && ((p.Name == membersAttr && b.typ == groupType) || (p.Name == groupsAttr && b.typ == userType)) {
 		src, _ := b.elements(scim.AttrPath{Name: p.Name})
-		el := pick(src)
+		el := src.in(fm)
 		if p.Sub == "" {
 			return source{from: src.from, where: src.where, o: el}, true
 		}
@@ -202,10 +222,7 @@ func (b *builder) leaves(p scim.AttrPath, sc *scope, folded bool) (source, bool)
 	if p.Sub != "" {
 		keys = append(keys, p.Sub)
 	}
-	doc := "r.attrs"
-	if folded {
-		doc = "r.folded"
-	}
+	doc := [...]string{stored: "r.attrs", folded: "r.folded", times: "r.times"}[fm]
 	path := jsonPath(keys...)
 	if p.URN != "" {
 		// The extension object itself is not a list to flatten.
@@ -250,7 +267,7 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		}
 	}
 	if c.Op == scim.OpPresent || c.Value == nil && (c.Op == scim.OpEqual || c.Op == scim.OpNotEqual) {
-		src, ok := b.leaves(p, sc, false)
+		src, ok := b.leaves(p, sc, stored)
 		if !ok {
 			return condUnknown
 		}
@@ -309,7 +326,11 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		if !p.CaseExact {
 			want = scim.FoldCase(want)
 		}
-		src, ok := b.leaves(p, sc, !p.CaseExact)
+		fm := stored
+		if !p.CaseExact {
+			fm = folded
+		}
+		src, ok := b.leaves(p, sc, fm)
 		if !ok {
 			return condUnknown
 		}
@@ -341,7 +362,7 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		default:
 			return condUnknown
 		}
-		src, ok := b.leaves(p, sc, true)
+		src, ok := b.leaves(p, sc, folded)
 		if !ok {
 			return condUnknown
 		}
@@ -363,7 +384,7 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		default:
 			return condUnknown
 		}
-		src, ok := b.leaves(p, sc, false)
+		src, ok := b.leaves(p, sc, stored)
 		if !ok {
 			return condUnknown
 		}
@@ -380,10 +401,38 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		switch c.Op {
 		case scim.OpContains, scim.OpStartsWith, scim.OpEndsWith:
 			return condFalse
+		case scim.OpEqual, scim.OpNotEqual, scim.OpGreater, scim.OpGreaterOrEqual, scim.OpLess, scim.OpLessOrEqual:
+		default:
+			return condUnknown
 		}
-		// Stored dateTimes are strings in any zone and precision: Go
-		// compares them (see the package documentation).
-		return condUnknown
+		var want time.Time
+		switch v := c.Value.(type) {
+		case time.Time:
+			want = v
+		case string:
+			t, ok := parseDateTime(v)
+			if !ok {
+				return noKey(c.Op)
+			}
+			want = t
+		default:
+			return noKey(c.Op)
+		}
+		// Stored dateTimes are strings in any zone and precision: the
+		// times form holds each as its instant in nanoseconds.
+		src, ok := b.leaves(p, sc, times)
+		if !ok {
+			return condUnknown
+		}
+		op := sqlOp(c.Op)
+		if c.Op == scim.OpNotEqual {
+			op = "="
+		}
+		e := exactCond(exists(src, "(CASE WHEN jsonb_typeof({v}) = 'number' THEN {v}::numeric END) "+op+" "+b.arg(epochNanos(want))+"::numeric"))
+		if c.Op == scim.OpNotEqual {
+			return e.not()
+		}
+		return e
 	}
 	return condUnknown
 }

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimkit/scim"
 )
@@ -202,4 +203,69 @@ func isRangeErr(err error) bool {
 		ne = e
 	}
 	return ne != nil && ne.Err == strconv.ErrRange
+}
+
+// encodeTimes returns the document that dateTime filters and sorts read:
+// the attributes with every string that parses as a dateTime (as
+// scim.Matches parses them) replaced by its instant as a number, the
+// nanoseconds since 1970 (exact, in any zone), numbers replaced by null,
+// other strings, booleans and the structure kept. ok is false when the
+// attributes hold no dateTime at all: the column is then NULL.
+func encodeTimes(attrs map[string]any) (doc string, ok bool, err error) {
+	found := false
+	v := timesValue(attrs, &found)
+	if !found {
+		return "", false, nil
+	}
+	doc, err = encodeDoc(v, false)
+	return doc, true, err
+}
+
+func timesValue(v any, found *bool) any {
+	switch v := v.(type) {
+	case string:
+		if t, ok := parseDateTime(v); ok {
+			*found = true
+			return json.Number(epochNanos(t))
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = timesValue(e, found)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = timesValue(e, found)
+		}
+		return out
+	case bool, nil:
+		return v
+	}
+	return nil // numbers and anything else: no dateTime
+}
+
+// parseDateTime parses a stored dateTime as scim.Matches does (RFC 3339 in
+// any case, or without a zone in UTC).
+func parseDateTime(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05") || s[4] != '-' {
+		return time.Time{}, false
+	}
+	s = strings.ToUpper(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, time.UTC); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// epochNanos returns t as the decimal number of nanoseconds since 1970,
+// exactly, for any year.
+func epochNanos(t time.Time) string {
+	n := new(big.Int).Mul(big.NewInt(t.Unix()), big.NewInt(1e9))
+	return n.Add(n, big.NewInt(int64(t.Nanosecond()))).String()
 }

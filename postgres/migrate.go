@@ -32,6 +32,7 @@ CREATE TABLE S.resources (
 	last_modified timestamptz NOT NULL,
 	attrs         jsonb NOT NULL,
 	folded        jsonb NOT NULL,
+	times         jsonb,
 	id_folded     text COLLATE "C" NOT NULL,
 	user_name     text COLLATE "C",
 	external_id   text COLLATE "C",

@@ -12,6 +12,9 @@ type encoded struct {
 	// attrs is the attributes document as JSON; folded the same with
 	// every string value case-folded by scim.FoldCase.
 	attrs, folded string
+	// times is the document dateTime comparisons read (see encodeTimes),
+	// nil when the attributes hold no dateTime.
+	times *string
 	// The indexed columns; nil is NULL.
 	idFolded                          string
 	userName, externalID, displayName *string
@@ -58,6 +61,11 @@ func encodeResource(res *scim.Resource) (*encoded, error) {
 	}
 	if e.folded, err = encodeDoc(attrs, true); err != nil {
 		return nil, err
+	}
+	if t, ok, err := encodeTimes(attrs); err != nil {
+		return nil, err
+	} else if ok {
+		e.times = &t
 	}
 	if s, ok := attrs["userName"].(string); ok {
 		f := scim.FoldCase(s)

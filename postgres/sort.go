@@ -11,8 +11,8 @@ const primaryPath = `$[*] ? (@.primary == true || @.primary like_regex "^true$" 
 
 // sortKey returns the SQL of the value resources sort by, ordered as
 // scim.Compare orders them, with NULL for resources without one; ok is
-// false when SQL cannot order by by exactly (dateTimes in documents,
-// untyped paths, a Group's members, a User's groups), and Go sorts.
+// false when SQL cannot order by by exactly (untyped or complex paths, a
+// Group's members, a User's groups), and Go sorts.
 func (b *builder) sortKey(by scim.AttrPath) (string, bool) {
 	if by.URN == "" {
 		switch by.Name {
@@ -49,24 +49,27 @@ func (b *builder) sortKey(by scim.AttrPath) (string, bool) {
 		}
 	}
 	var key string
-	folded := false
+	fm := stored
 	switch {
 	case isStringType(by.Type):
-		folded = !by.CaseExact
+		if !by.CaseExact {
+			fm = folded
+		}
 		key = `(CASE WHEN jsonb_typeof(k.v) = 'string' AND k.v <> '""'::jsonb THEN k.v #>> '{}' END) COLLATE "C"`
 	case by.Type == scim.TypeInteger || by.Type == scim.TypeDecimal:
 		key = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`
+	case by.Type == scim.TypeDateTime:
+		// The instant in nanoseconds, from the times form.
+		fm = times
+		key = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`
 	case by.Type == scim.TypeBoolean:
-		folded = true
+		fm = folded
 		key = `CASE WHEN jsonb_typeof(k.v) = 'boolean' THEN k.v::boolean
 			WHEN k.v = '"true"'::jsonb THEN TRUE WHEN k.v = '"false"'::jsonb THEN FALSE END`
 	default:
 		return "", false
 	}
-	doc := "r.attrs"
-	if folded {
-		doc = "r.folded"
-	}
+	doc := [...]string{stored: "r.attrs", folded: "r.folded", times: "r.times"}[fm]
 	path := []string{by.Name}
 	if by.URN != "" {
 		path = []string{by.URN, by.Name}

@@ -183,10 +183,10 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 		}
 		var m scim.Meta
 		err := tx.QueryRow(ctx, `INSERT INTO `+s.t("resources")+`
-			(tenant, type, id, version, created, last_modified, attrs, folded, id_folded, user_name, external_id, display_name)
-			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11)
+			(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
+			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
 			RETURNING version, created, last_modified`,
-			tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded,
+			tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
 			doc.idFolded, doc.userName, doc.externalID, doc.displayName,
 		).Scan(&m.Version, &m.Created, &m.LastModified)
 		if err != nil {
@@ -285,11 +285,11 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 		}
 		var m scim.Meta
 		err := tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET
-				version = `+newVersion+`, last_modified = $5, attrs = $6::jsonb, folded = $7::jsonb,
-				user_name = $8, external_id = $9, display_name = $10
+				version = `+newVersion+`, last_modified = $5, attrs = $6::jsonb, folded = $7::jsonb, times = $8::jsonb,
+				user_name = $9, external_id = $10, display_name = $11
 			WHERE tenant = $1 AND type = $2 AND id = $3 AND ($4 = '' OR version = $4)
 			RETURNING version, created, last_modified`,
-			tenant, res.Type, res.ID, expectedVersion, res.Meta.LastModified, doc.attrs, doc.folded,
+			tenant, res.Type, res.ID, expectedVersion, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
 			doc.userName, doc.externalID, doc.displayName,
 		).Scan(&m.Version, &m.Created, &m.LastModified)
 		if isNoRows(err) {
