@@ -41,18 +41,33 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if err != nil {
 		return err
 	}
+	ctx := req.r.Context()
 	now := h.now().UTC()
 	res := &Resource{
 		Type:       rt.Name,
 		ID:         newID(),
 		Attributes: attrs,
 		Meta:       Meta{Created: now, LastModified: now},
-		Unique:     rt.uniqueKeys(attrs),
 	}
-	stored, err := h.store.Create(req.r.Context(), res)
+	if h.hooks.BeforeCreate != nil {
+		if err := h.hooks.BeforeCreate(ctx, res); err != nil {
+			return err
+		}
+	}
+	res.Unique = rt.uniqueKeys(res.Attributes)
+	added, _ := memberDiff(rt, nil, res.Attributes)
+	members := &Membership{Group: res.ID, Added: added}
+	if err := h.beforeMembers(ctx, members); err != nil {
+		return err
+	}
+	stored, err := h.store.Create(ctx, res)
 	if err != nil {
 		return err
 	}
+	if h.hooks.AfterCreate != nil {
+		h.logAfter(ctx, "AfterCreate", h.hooks.AfterCreate(ctx, stored.Clone()))
+	}
+	h.afterMembers(ctx, members)
 	req.w.Header().Set("Location", req.base+rt.Endpoint+"/"+stored.ID)
 	return h.writeResource(req, rt, stored, http.StatusCreated)
 }
@@ -126,12 +141,19 @@ func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecre
 			ID:         old.ID,
 			Attributes: attrs,
 			Meta:       Meta{Created: old.Meta.Created, LastModified: h.now().UTC()},
-			Unique:     rt.uniqueKeys(attrs),
 		}
+		w, err := h.beforeUpdate(ctx, rt, old, res)
+		if err != nil {
+			return nil, err
+		}
+		res.Unique = rt.uniqueKeys(res.Attributes)
 		stored, err := h.store.Replace(ctx, res, old.Meta.Version)
 		switch {
+		case err == nil:
+			h.afterUpdate(ctx, w, stored)
+			return stored, nil
 		case !errors.Is(err, ErrVersionMismatch):
-			return stored, err
+			return nil, err
 		case ifMatch != "":
 			return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
 		case attempt == maxWriteRetries:
@@ -157,22 +179,51 @@ func (rt *resourceType) stored(attrs map[string]any) map[string]any {
 }
 
 func (h *Handler) delete(req *request, rt *resourceType, id string) error {
-	version := ""
-	if im := req.r.Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
-		res, err := h.store.Get(req.r.Context(), rt.Name, id)
-		if err != nil {
+	ctx := req.r.Context()
+	im := strings.TrimSpace(req.r.Header.Get("If-Match"))
+	withHooks := h.hooks.BeforeDelete != nil || h.hooks.AfterDelete != nil || h.hasMemberHooks()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		var old *Resource
+		version := ""
+		if withHooks || im != "" && im != "*" {
+			var err error
+			if old, err = h.store.Get(ctx, rt.Name, id); err != nil {
+				return err
+			}
+			if im != "" && !etagMatches(im, old.Meta.Version) {
+				return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: ErrVersionMismatch}
+			}
+			version = old.Meta.Version
+		}
+		var cascade []*Membership
+		if withHooks {
+			var err error
+			if cascade, err = h.beforeDelete(ctx, rt, old); err != nil {
+				return err
+			}
+		}
+		err := h.store.Delete(ctx, rt.Name, id, version)
+		switch {
+		case err == nil:
+			if withHooks {
+				h.afterDelete(ctx, old, cascade)
+			}
+			req.w.WriteHeader(http.StatusNoContent)
+			return nil
+		case !errors.Is(err, ErrVersionMismatch):
+			return err
+		case im != "":
+			return &Error{Status: http.StatusPreconditionFailed, Detail: "resource was modified concurrently", Err: err}
+		}
+		// The resource changed after the hooks saw it: they see it again.
+		if attempt == maxWriteRetries {
+			return &Error{Status: http.StatusServiceUnavailable, Detail: "resource is being modified by too many clients at once; retry later", Err: err}
+		}
+		if err := backoff(ctx, attempt, time.Since(start)); err != nil {
 			return err
 		}
-		if !etagMatches(im, res.Meta.Version) {
-			return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: ErrVersionMismatch}
-		}
-		version = res.Meta.Version
 	}
-	if err := h.store.Delete(req.r.Context(), rt.Name, id, version); err != nil {
-		return err
-	}
-	req.w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // writeResource sends one resource, projected by the request's attributes

@@ -3,6 +3,7 @@ package scim
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -95,18 +96,31 @@ func memberValues(dec decoder, def *attrDef, raw any) ([]map[string]any, bool) {
 }
 
 // patchMembers applies a membership change through the store's
-// MembershipPatcher. The resource it returns carries only ID and Meta.
+// MembershipPatcher, with the membership hooks. The resource it returns
+// carries only ID and Meta.
 func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change MembershipChange) (*Resource, error) {
+	ctx := req.r.Context()
 	version, _ := ifMatchVersion(req.r.Header.Get("If-Match"))
 	change.LastModified = h.now().UTC()
-	meta, err := h.store.(MembershipPatcher).PatchMembers(req.r.Context(), rt.Name, id, change, version)
+	if h.hooks.BeforeMembers != nil {
+		// The request's ids: the store alone knows which of them change.
+		m := &Membership{Group: id, Removed: slices.Clone(change.Remove)}
+		for _, a := range change.Add {
+			m.Added = append(m.Added, a["value"].(string))
+		}
+		if err := h.beforeMembers(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	res, err := h.store.(MembershipPatcher).PatchMembers(ctx, rt.Name, id, change, version)
 	if errors.Is(err, ErrVersionMismatch) {
 		return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: err}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Resource{Type: rt.Name, ID: id, Meta: meta}, nil
+	h.afterMembers(ctx, &Membership{Group: id, Added: res.Added, Removed: res.Removed})
+	return &Resource{Type: rt.Name, ID: id, Meta: res.Meta}, nil
 }
 
 // ifMatchVersion returns the version an If-Match header names, "" for none

@@ -88,7 +88,7 @@ type testMembershipStore struct {
 	mu    sync.Mutex // one PatchMembers at a time, as a store would lock the group
 }
 
-func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, change scim.MembershipChange, expected string) (scim.Meta, error) {
+func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, change scim.MembershipChange, expected string) (scim.MembershipResult, error) {
 	s.calls.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,10 +99,10 @@ func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, 
 	for {
 		res, err := s.Get(ctx, typ, id)
 		if err != nil {
-			return scim.Meta{}, err
+			return scim.MembershipResult{}, err
 		}
 		if expected != "" && res.Meta.Version != expected {
-			return scim.Meta{}, fmt.Errorf("test store: %w", scim.ErrVersionMismatch)
+			return scim.MembershipResult{}, fmt.Errorf("test store: %w", scim.ErrVersionMismatch)
 		}
 		old, _ := res.Attributes["members"].([]any)
 		if change.MustBeMembers {
@@ -113,17 +113,17 @@ func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, 
 			}
 			for _, r := range change.Remove {
 				if !present[r] {
-					return scim.Meta{}, fmt.Errorf("test store: %w", scim.ErrNoTarget)
+					return scim.MembershipResult{}, fmt.Errorf("test store: %w", scim.ErrNoTarget)
 				}
 			}
 		}
 		members := make([]any, 0, len(old)+len(change.Add))
 		have := map[string]bool{}
-		changed := false
+		var out scim.MembershipResult
 		for _, m := range old {
 			v, _ := m.(map[string]any)["value"].(string)
 			if remove[v] {
-				changed = true
+				out.Removed = append(out.Removed, v)
 				continue
 			}
 			have[v] = true
@@ -134,15 +134,17 @@ func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, 
 			if have[v] {
 				continue
 			}
-			have[v], changed = true, true
+			have[v] = true
+			out.Added = append(out.Added, v)
 			m := map[string]any{}
 			for k, x := range a {
 				m[k] = x
 			}
 			members = append(members, m)
 		}
-		if !changed {
-			return res.Meta, nil
+		if out.Added == nil && out.Removed == nil {
+			out.Meta = res.Meta
+			return out, nil
 		}
 		if len(members) == 0 {
 			delete(res.Attributes, "members")
@@ -155,9 +157,10 @@ func (s *testMembershipStore) PatchMembers(ctx context.Context, typ, id string, 
 			continue
 		}
 		if err != nil {
-			return scim.Meta{}, err
+			return scim.MembershipResult{}, err
 		}
-		return stored.Meta, nil
+		out.Meta = stored.Meta
+		return out, nil
 	}
 }
 

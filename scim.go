@@ -37,6 +37,7 @@ type Handler struct {
 	now          func() time.Time
 
 	patchResponse bool
+	hooks         Hooks
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool

@@ -66,7 +66,9 @@ func (e *MemberNotFoundError) Is(target error) bool { return target == ErrMember
 // *MemberNotFoundError. The check is atomic with the write (under the same
 // lock, in the same transaction, or by a foreign key), so that no Delete
 // running at the same time can leave a Group with a member that does not
-// exist.
+// exist. It comes after the version check: a write at a stale version fails
+// with ErrVersionMismatch whatever its members, so that the handler reads
+// again instead of blaming the client for a member deleted meanwhile.
 type Store interface {
 	// Create stores a new resource. The handler has set ID, Meta.Created and
 	// Meta.LastModified; the store sets Meta.Version and returns the stored
@@ -215,8 +217,19 @@ type MembershipPatcher interface {
 	// ErrVersionMismatch. Adding a member already present and removing one
 	// that is absent change nothing. If the members changed it sets
 	// Meta.LastModified to change.LastModified and a new Meta.Version. It
-	// returns the resource's Meta after the change.
-	PatchMembers(ctx context.Context, resourceType, id string, change MembershipChange, expectedVersion string) (Meta, error)
+	// returns the resource's Meta after the change and the ids it really
+	// added and removed, which the handler hands to its membership hooks.
+	PatchMembers(ctx context.Context, resourceType, id string, change MembershipChange, expectedVersion string) (MembershipResult, error)
+}
+
+// MembershipResult is what one PatchMembers call did.
+type MembershipResult struct {
+	// Meta is the resource's Meta after the call.
+	Meta Meta
+	// Added holds the ids of change.Add that were not members before;
+	// Removed those of change.Remove that were. Both nil when nothing
+	// changed.
+	Added, Removed []string
 }
 
 // MembershipChange is a set of member additions and removals. No id is in

@@ -92,56 +92,57 @@ func (e *entry) removeMember(id string) bool {
 
 // PatchMembers implements scim.MembershipPatcher: it adds and removes
 // members of a Group in time independent of the group's size.
-func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.Meta, error) {
+func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.MembershipResult, error) {
 	if err := ctx.Err(); err != nil {
-		return scim.Meta{}, err
+		return scim.MembershipResult{}, err
 	}
 	t := s.tenant(ctx, false)
 	if t == nil {
-		return scim.Meta{}, notFound(resourceType, id)
+		return scim.MembershipResult{}, notFound(resourceType, id)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tb := t.table(resourceType, false)
 	if tb == nil || tb.byID[id] == nil {
-		return scim.Meta{}, notFound(resourceType, id)
+		return scim.MembershipResult{}, notFound(resourceType, id)
 	}
 	e := tb.byID[id]
 	if err := checkVersion(e, expectedVersion); err != nil {
-		return scim.Meta{}, err
+		return scim.MembershipResult{}, err
 	}
 	if change.MustBeMembers {
 		pos := e.memberPositions()
 		for _, mid := range change.Remove {
 			if _, ok := pos[mid]; !ok {
-				return scim.Meta{}, fmt.Errorf("memstore: %s %q has no member %q: %w", resourceType, id, mid, scim.ErrNoTarget)
+				return scim.MembershipResult{}, fmt.Errorf("memstore: %s %q has no member %q: %w", resourceType, id, mid, scim.ErrNoTarget)
 			}
 		}
 	}
 	for _, m := range change.Add {
 		if mid := memberValue(m); !t.exists(mid) {
-			return scim.Meta{}, fmt.Errorf("memstore: %s %q: %w", resourceType, id, &scim.MemberNotFoundError{ID: mid})
+			return scim.MembershipResult{}, fmt.Errorf("memstore: %s %q: %w", resourceType, id, &scim.MemberNotFoundError{ID: mid})
 		}
 	}
-	changed := false
+	var res scim.MembershipResult
 	for _, m := range change.Add {
 		c := cloneMember(m)
 		if e.addMember(c) {
 			tb.indexMember(memberValue(c), e, true)
-			changed = true
+			res.Added = append(res.Added, memberValue(c))
 		}
 	}
 	for _, mid := range change.Remove {
 		if e.removeMember(mid) {
 			tb.indexMember(mid, e, false)
-			changed = true
+			res.Removed = append(res.Removed, mid)
 		}
 	}
-	if changed {
+	if res.Added != nil || res.Removed != nil {
 		e.res.Meta.Version = t.nextVersion()
 		e.res.Meta.LastModified = change.LastModified
 	}
-	return e.res.Meta, nil
+	res.Meta = e.res.Meta
+	return res, nil
 }
 
 // indexMember records in the members.value index that e now holds, or no

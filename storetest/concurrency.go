@@ -16,6 +16,7 @@ var concurrencyChecks = []check{
 	{group: "Concurrency", name: "CreateSameUserNameOneWins", run: checkCreateRace},
 	{group: "Concurrency", name: "CreateRenameDeleteKeepIndexConsistent", run: checkChurn},
 	{group: "Concurrency", name: "MembershipsUnderConcurrentDeletes", run: checkMembershipChurn},
+	{group: "Concurrency", name: "MemberAddRacesDelete", run: checkMemberAddRacesDelete},
 }
 
 // errorList collects failures of goroutines, to report from the check's.

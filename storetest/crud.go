@@ -13,6 +13,7 @@ import (
 var crudChecks = []check{
 	{group: "CRUD", name: "RoundTripEveryType", run: checkRoundTrip},
 	{group: "CRUD", name: "ReturnedValuesAreCopies", run: checkCopies},
+	{group: "CRUD", name: "NoAliasingAnywhere", run: checkNoAliasing},
 	{group: "CRUD", name: "VersionAndTimes", run: checkVersionAndTimes},
 	{group: "CRUD", name: "ReplaceOverwrites", run: checkReplaceOverwrites},
 	{group: "CRUD", name: "ReplaceVersionMismatch", run: checkReplaceVersionMismatch},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimkit/scim"
 	"github.com/scimkit/scim/storetest"
@@ -41,6 +42,9 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	k := key{scim.TenantFrom(ctx), res.Type, res.ID}
 	if s.data[k] != nil || s.taken(k, res.Unique) {
 		return nil, scim.ErrUniqueness
+	}
+	if err := s.checkMembers(k.tenant, res); err != nil {
+		return nil, err
 	}
 	return s.put(k, res.Clone()), nil
 }
@@ -76,6 +80,9 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, version string)
 	case s.taken(k, res.Unique):
 		return nil, scim.ErrUniqueness
 	}
+	if err := s.checkMembers(k.tenant, res); err != nil {
+		return nil, err
+	}
 	r := res.Clone()
 	r.Meta.Created = old.Meta.Created
 	return s.put(k, r), nil
@@ -95,8 +102,8 @@ func (s *Store) Delete(ctx context.Context, typ, id, version string) error {
 		return scim.ErrVersionMismatch
 	}
 	delete(s.data, k)
-	for gk, g := range s.data { // a deleted User leaves its Groups
-		if typ != "User" || gk.tenant != k.tenant || gk.typ != "Group" {
+	for gk, g := range s.data { // a deleted User or Group leaves its Groups
+		if typ != "User" && typ != "Group" || gk.tenant != k.tenant || gk.typ != "Group" {
 			continue
 		}
 		members, _ := g.Attributes["members"].([]any)
@@ -105,6 +112,7 @@ func (s *Store) Delete(ctx context.Context, typ, id, version string) error {
 			g.Attributes["members"] = kept
 			s.version++
 			g.Meta.Version = strconv.Itoa(s.version)
+			g.Meta.LastModified = time.Now().UTC()
 		}
 	}
 	return nil
@@ -161,6 +169,22 @@ func (s *Store) taken(k key, keys []scim.UniqueKey) bool {
 		}
 	}
 	return false
+}
+
+// checkMembers returns a *scim.MemberNotFoundError for the first member of
+// a Group that is no User or Group of the tenant.
+func (s *Store) checkMembers(tenant string, res *scim.Resource) error {
+	if res.Type != "Group" {
+		return nil
+	}
+	members, _ := res.Attributes["members"].([]any)
+	for _, m := range members {
+		id := memberID(m)
+		if s.data[key{tenant, "User", id}] == nil && s.data[key{tenant, "Group", id}] == nil {
+			return &scim.MemberNotFoundError{ID: id}
+		}
+	}
+	return nil
 }
 
 // groups maps the ids of the tenant's Group members to their "groups"

@@ -30,14 +30,19 @@ var patcherChecks = []check{
 	{group: "MembershipPatcher", name: "ConcurrentChangesLoseNothing", needs: needsPatcher, run: checkPatchConcurrent},
 }
 
-// patch calls PatchMembers and fails the check if it fails.
-func patch(t testing.TB, s scim.Store, ctx context.Context, gid string, c scim.MembershipChange, expected, why string) scim.Meta {
+// patch calls PatchMembers and fails the check if it fails, or if it does
+// not report exactly the ids added and removed.
+func patch(t testing.TB, s scim.Store, ctx context.Context, gid string, c scim.MembershipChange, expected, why string, added, removed []string) scim.Meta {
 	t.Helper()
-	meta, err := s.(scim.MembershipPatcher).PatchMembers(ctx, groupType, gid, c, expected)
+	res, err := s.(scim.MembershipPatcher).PatchMembers(ctx, groupType, gid, c, expected)
 	if err != nil {
 		t.Fatalf("PatchMembers of Group %q at version %q must succeed (%s); the store returned %s", gid, expected, why, errText(err))
 	}
-	return meta
+	if !equalStrings(sortedIDs(res.Added), sortedIDs(added)) || !equalStrings(sortedIDs(res.Removed), sortedIDs(removed)) {
+		t.Errorf("PatchMembers returns the ids it really added and removed (those of change.Add that were not members, those of change.Remove that were; the handler's membership hooks rely on them); after %s it must report added %q and removed %q, it reported %q and %q",
+			why, added, removed, res.Added, res.Removed)
+	}
+	return res.Meta
 }
 
 // expectMeta fails unless the Group's stored Meta is meta, as PatchMembers
@@ -60,7 +65,7 @@ func checkPatchAdd(t testing.TB, s scim.Store) {
 			{"value": "M-u3", "type": "User", "$ref": "https://example.com/Users/M-u3"},
 		},
 		LastModified: when,
-	}, g.Meta.Version, "the version is current")
+	}, g.Meta.Version, "the version is current", []string{"M-u2", "M-u3"}, nil)
 	if meta.Version == "" || meta.Version == g.Meta.Version {
 		t.Errorf("PatchMembers that changed the members must assign a new Meta.Version; the store returned %q (it was %q)", meta.Version, g.Meta.Version)
 	}
@@ -93,7 +98,7 @@ func checkPatchAdd(t testing.TB, s scim.Store) {
 
 	// A Group without a members attribute.
 	mustCreate(t, s, ctx, newGroup("M-empty", "Empty"))
-	patch(t, s, ctx, "M-empty", scim.MembershipChange{Add: []map[string]any{member("M-u1")}, LastModified: when}, "", "the Group exists")
+	patch(t, s, ctx, "M-empty", scim.MembershipChange{Add: []map[string]any{member("M-u1")}, LastModified: when}, "", "the Group exists", []string{"M-u1"}, nil)
 	expectMembers(t, s, ctx, "M-empty", []string{"M-u1"}, "PatchMembers added M-u1 to a Group that had no members attribute")
 }
 
@@ -105,7 +110,7 @@ func checkPatchAddPresent(t testing.TB, s scim.Store) {
 		Add:          []map[string]any{{"value": "M-u1", "type": "User", "display": "changed?"}},
 		Remove:       []string{"M-u3"},
 		LastModified: t0.Add(time.Hour),
-	}, g.Meta.Version, "the version is current")
+	}, g.Meta.Version, "adding a member already present and removing one that is absent", nil, nil)
 	if meta.Version != g.Meta.Version || !meta.LastModified.Equal(g.Meta.LastModified) {
 		t.Errorf("adding a member already present (and removing one that is absent) changes nothing: PatchMembers must keep Meta.Version %q and LastModified %s; the store returned version %q, LastModified %s",
 			g.Meta.Version, g.Meta.LastModified.Format(time.RFC3339Nano), meta.Version, meta.LastModified.Format(time.RFC3339Nano))
@@ -125,7 +130,7 @@ func checkPatchRemove(t testing.TB, s scim.Store) {
 	membershipFixture(t, s, ctx)
 	g := mustGet(t, s, ctx, groupType, "M-admins", "it exists")
 	when := t0.Add(2 * time.Hour)
-	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u1"}, LastModified: when}, g.Meta.Version, "the version is current")
+	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u1"}, LastModified: when}, g.Meta.Version, "removing a member", nil, []string{"M-u1"})
 	if meta.Version == g.Meta.Version || !meta.LastModified.Equal(when) {
 		t.Errorf("PatchMembers that removed a member must assign a new Meta.Version and set LastModified to %s; the store returned version %q (was %q), LastModified %s",
 			when.Format(time.RFC3339Nano), meta.Version, g.Meta.Version, meta.LastModified.Format(time.RFC3339Nano))
@@ -134,9 +139,9 @@ func checkPatchRemove(t testing.TB, s scim.Store) {
 	expectGroups(t, s, ctx, "M-u1", map[string]string{"M-staff": "Staff"}, "PatchMembers removed the User from Admins")
 
 	// Removing the last member, and adding and removing in one change.
-	meta = patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u3")}, Remove: []string{"M-u2"}, LastModified: when}, meta.Version, "the version is current")
+	meta = patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u3")}, Remove: []string{"M-u2"}, LastModified: when}, meta.Version, "adding one member and removing another", []string{"M-u3"}, []string{"M-u2"})
 	expectMeta(t, expectMembers(t, s, ctx, g.ID, []string{"M-u3"}, "PatchMembers added M-u3 and removed M-u2"), meta)
-	patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u3"}, LastModified: when}, meta.Version, "the version is current")
+	patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u3"}, LastModified: when}, meta.Version, "removing the last member", nil, []string{"M-u3"})
 	expectMembers(t, s, ctx, g.ID, nil, "PatchMembers removed the last member")
 	expectGroups(t, s, ctx, "M-u3", map[string]string{}, "PatchMembers removed the User from its only Group")
 }
@@ -145,7 +150,7 @@ func checkPatchRemoveAbsent(t testing.TB, s scim.Store) {
 	ctx := ctxA()
 	membershipFixture(t, s, ctx)
 	g := mustGet(t, s, ctx, groupType, "M-staff", "it exists")
-	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u2", "no-such-user"}, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "the version is current")
+	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u2", "no-such-user"}, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "removing members that are absent", nil, nil)
 	if meta.Version != g.Meta.Version || !meta.LastModified.Equal(g.Meta.LastModified) {
 		t.Errorf("removing members that are absent changes nothing: PatchMembers must keep Meta.Version %q and LastModified %s; the store returned version %q, LastModified %s",
 			g.Meta.Version, g.Meta.LastModified.Format(time.RFC3339Nano), meta.Version, meta.LastModified.Format(time.RFC3339Nano))
@@ -167,7 +172,7 @@ func checkPatchMustBeMembers(t testing.TB, s scim.Store) {
 	if after.Meta.Version != g.Meta.Version {
 		t.Errorf("a PatchMembers that fails with ErrNoTarget must change nothing; the version is now %q, not %q", after.Meta.Version, g.Meta.Version)
 	}
-	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u1"}, MustBeMembers: true, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "M-u1 is a member")
+	meta := patch(t, s, ctx, g.ID, scim.MembershipChange{Remove: []string{"M-u1"}, MustBeMembers: true, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "removing member M-u1 that must be one", nil, []string{"M-u1"})
 	expectMeta(t, expectMembers(t, s, ctx, g.ID, nil, "PatchMembers removed M-u1"), meta)
 }
 
@@ -176,7 +181,7 @@ func checkPatchVersion(t testing.TB, s scim.Store) {
 	membershipFixture(t, s, ctx)
 	p := s.(scim.MembershipPatcher)
 	g := mustGet(t, s, ctx, groupType, "M-staff", "it exists")
-	v2 := patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u2")}, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "the version is current").Version
+	v2 := patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u2")}, LastModified: t0.Add(time.Hour)}, g.Meta.Version, "the version is current", []string{"M-u2"}, nil).Version
 	_, err := p.PatchMembers(ctx, groupType, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u3")}, LastModified: t0.Add(2 * time.Hour)}, g.Meta.Version)
 	if !errors.Is(err, scim.ErrVersionMismatch) {
 		t.Errorf("PatchMembers with a stale expectedVersion (%q; the stored one is %q) must fail with scim.ErrVersionMismatch; the store returned %s", g.Meta.Version, v2, errText(err))
@@ -189,7 +194,7 @@ func checkPatchVersion(t testing.TB, s scim.Store) {
 	if !errors.Is(err, scim.ErrVersionMismatch) {
 		t.Errorf("PatchMembers with a stale expectedVersion must fail with scim.ErrVersionMismatch for a removal too; the store returned %s", errText(err))
 	}
-	patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u3")}, LastModified: t0.Add(3 * time.Hour)}, "", `"" matches any version`)
+	patch(t, s, ctx, g.ID, scim.MembershipChange{Add: []map[string]any{member("M-u3")}, LastModified: t0.Add(3 * time.Hour)}, "", `"" matches any version`, []string{"M-u3"}, nil)
 	expectMembers(t, s, ctx, g.ID, []string{"M-u1", "M-u2", "M-u3"}, "a PatchMembers with expectedVersion \"\"")
 }
 

@@ -16,7 +16,7 @@ const populationSize = 240
 // populationSeed makes the population and the filters the same on every run.
 const populationSeed = 20240501
 
-// Population returns n Users (at least the 13 fixed edge cases every
+// Population returns n Users (at least the 16 fixed edge cases every
 // population starts with) followed by max(4, n/16) Groups whose members are
 // some of the Users, built as the Handler hands resources to Store.Create:
 // canonical attribute names, values of the JSON kinds, the userName unique
@@ -32,7 +32,9 @@ const populationSeed = 20240501
 // tags (multi-valued string) and code (case-exact string) cover the types
 // the core schemas lack. Values mix cases and scripts; attributes are
 // missing, empty ("", [] or {}) or null in some Users; values such as
-// "50% off" and "a_b" catch a store that does not escape LIKE patterns.
+// "50% off" and "a_b" catch a store that does not escape LIKE patterns, and
+// names with ı, İ, ſ, ς and the Kelvin sign one that folds case otherwise
+// than scim.FoldCase.
 func Population(seed int64, n int) []*scim.Resource {
 	rng := rand.New(rand.NewSource(seed))
 	users := edgeUsers()
@@ -131,6 +133,12 @@ func edgeUsers() []*scim.Resource {
 		u(11, "Edge-11", "émile.zola", map[string]any{"title": "école", "name": map[string]any{"familyName": "ölsen"}, extURN: map[string]any{"tags": []any{"Beta", "beta", "BETA"}}}),
 		// Integers and decimals that compare across kinds.
 		u(12, "Edge-12", "numbers", map[string]any{extURN: map[string]any{"level": int64(-50), "score": 7.0, "vip": false}}),
+		// Letters whose cases do not round-trip, which scim.FoldCase joins
+		// to ASCII or to σ and SQL's lower() does not: dotless ı, dotted İ,
+		// long ſ, final ς, the Kelvin sign.
+		u(13, "Edge-13", "ıdris.ſmith", map[string]any{"title": "İSTANBUL", "displayName": "IDRIS SMITH", "name": map[string]any{"familyName": "ΟΔΟΣ"}, extURN: map[string]any{"tags": []any{"ſ", "S"}}}),
+		u(14, "Edge-14", "\u212Aelvin.οδος", map[string]any{"title": "istanbul", "displayName": "ıdrıs ſmıth", "name": map[string]any{"familyName": "οδος"}, extURN: map[string]any{"code": "K-ſ"}}),
+		u(15, "Edge-15", "kelvin.ΟΔΟΣ.two", map[string]any{"title": "ıstanbul", "displayName": "Idris Smith", "name": map[string]any{"familyName": "Οδοσ"}, extURN: map[string]any{"code": "k-s"}}),
 	}
 }
 

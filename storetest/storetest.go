@@ -21,11 +21,14 @@
 // Enterprise User schemas and of an extension the kit defines with an
 // attribute of every type. The groups are:
 //
-//   - CRUD: round trips of every attribute type, copies in and out,
+//   - CRUD: round trips of every attribute type, copies in and out at
+//     every nesting level (Users, Groups, members, PatchMembers' values),
 //     versions, compare-and-swap on Replace and Delete, not found, resource
 //     types kept apart.
-//   - Uniqueness: unique keys enforced per type and tenant, userName
-//     case-insensitively, keys freed by Delete and Replace.
+//   - Uniqueness: unique keys enforced per type and tenant, exactly as
+//     handed over (userName folded by scim.FoldCase, also for ı, ſ, ς and
+//     the Kelvin sign; white space and composition count), keys freed by
+//     Delete and by a Replace that changes or drops them.
 //   - Query: every filter operator on every attribute type, case rules, pr
 //     and null on missing and empty values, value paths, and/or/not,
 //     extension and meta attributes, projection hints. The store's answers
@@ -36,15 +39,21 @@
 //     values and case rules as scim.Compare orders them; totalResults
 //     before paging, count 0, startIndex past the end, a stable order that
 //     lets paging see every resource once.
-//   - Membership: the computed "groups" of a User, member changes through
-//     Replace, deleting a User or a Group.
+//   - Membership: the computed "groups" of a User after every kind of
+//     change and under projection hints, member changes through Replace,
+//     deleting a User or a (nested) Group with ids matched case-exactly
+//     and a new version and LastModified for each Group changed, members
+//     that must exist (no User or Group of the tenant: a
+//     *scim.MemberNotFoundError, after the version check).
 //   - MembershipPatcher: the optional scim.MembershipPatcher capability;
 //     skipped, with a message saying so, when the store does not have it.
 //   - Concurrency: read-modify-write with compare-and-swap loses no update,
 //     one winner among concurrent creates of one userName, consistent
-//     indexes after concurrent creates, renames and deletes.
+//     indexes after concurrent creates, renames and deletes, no dangling
+//     member when a member is added while it is deleted.
 //   - Tenancy: tenants (scim.TenantFrom) never see each other's data and
-//     may hold the same userName.
+//     may hold the same id and userName; uniqueness on Create and Replace,
+//     cascades, groups and member checks stay in their tenant.
 //   - Context: a cancelled or expired context makes every method return
 //     promptly with the context's error, without writing.
 //

@@ -200,60 +200,111 @@ func TestCorrectStoreFailsNothing(t *testing.T) {
 	for _, b := range brokenStores {
 		want = append(want, b.want...)
 	}
-	res := runKit(t, func() scim.Store { return memstore.New() }, selected(want...))
-	for _, id := range res.failedIDs() {
-		t.Errorf("memstore fails %s:\n%s", id, strings.Join(res.failed[id], "\n"))
+	for name, newStore := range map[string]func() scim.Store{
+		"memstore":   func() scim.Store { return memstore.New() },
+		"naiveStore": func() scim.Store { return newNaive(bugs{}) },
+	} {
+		res := runKit(t, newStore, selected(want...))
+		for _, id := range res.failedIDs() {
+			t.Errorf("%s fails %s:\n%s", name, id, strings.Join(res.failed[id], "\n"))
+		}
+		for _, id := range res.skipped {
+			t.Errorf("%s skipped %s", name, id)
+		}
 	}
-	for _, id := range res.skipped {
-		t.Logf("skipped: %s", id)
-	}
+}
+
+// TestNaiveStore runs the whole kit against the naive store without bugs,
+// the base of most broken stores.
+func TestNaiveStore(t *testing.T) {
+	t.Parallel()
+	Run(t, func(t *testing.T) scim.Store { return newNaive(bugs{}) })
 }
 
 // brokenStores are stores with one bug each, made by wrapping memstore,
 // and the checks that must catch the bug.
 var brokenStores = []struct {
 	name string
-	wrap func(*memstore.Store) scim.Store
+	new  func() scim.Store
 	// want are the checks that must fail.
 	want []string
 }{
-	{"CaseSensitiveUserName", func(s *memstore.Store) scim.Store { return caseSensitiveUnique{s} },
+	{"CaseSensitiveUserName", onMemstore(func(s *memstore.Store) scim.Store { return caseSensitiveUnique{s} }),
 		[]string{"Uniqueness/UserNameCaseInsensitive", "Concurrency/CreateSameUserNameOneWins", "Tenancy/SameUserNameInTwoTenants"}},
-	{"ReplaceIgnoresVersion", func(s *memstore.Store) scim.Store { return replaceIgnoresVersion{s} },
+	{"ReplaceIgnoresVersion", onMemstore(func(s *memstore.Store) scim.Store { return replaceIgnoresVersion{s} }),
 		[]string{"CRUD/ReplaceVersionMismatch"}},
-	{"ReplaceChecksVersionThenWrites", func(s *memstore.Store) scim.Store { return racyReplace{s} },
+	{"ReplaceChecksVersionThenWrites", onMemstore(func(s *memstore.Store) scim.Store { return racyReplace{s} }),
 		[]string{"Concurrency/ReadModifyWriteLosesNoUpdate"}},
-	{"QueryIgnoresNot", func(s *memstore.Store) scim.Store { return queryRewrite{s, stripNot} },
+	{"QueryIgnoresNot", onMemstore(func(s *memstore.Store) scim.Store { return queryRewrite{s, stripNot} }),
 		[]string{"Query/LogicalOperators", "Query/RandomFilters"}},
-	{"QueryFlattensValuePaths", func(s *memstore.Store) scim.Store { return queryRewrite{s, flattenValuePaths} },
+	{"QueryFlattensValuePaths", onMemstore(func(s *memstore.Store) scim.Store { return queryRewrite{s, flattenValuePaths} }),
 		[]string{"Query/ValuePaths"}},
-	{"TotalResultsAfterPaging", func(s *memstore.Store) scim.Store { return totalAfterPaging{s} },
+	{"TotalResultsAfterPaging", onMemstore(func(s *memstore.Store) scim.Store { return totalAfterPaging{s} }),
 		[]string{"Paging/TotalResultsBeforePaging", "Paging/CountZero", "Paging/StartIndexPastEnd"}},
-	{"UnstableOrder", func(s *memstore.Store) scim.Store { return &unstableOrder{Store: s} },
+	{"UnstableOrder", onMemstore(func(s *memstore.Store) scim.Store { return &unstableOrder{Store: s} }),
 		[]string{"Paging/StableOrder"}},
-	{"SortIgnoresCaseRules", func(s *memstore.Store) scim.Store { return sortCaseExact{s} },
+	{"SortIgnoresCaseRules", onMemstore(func(s *memstore.Store) scim.Store { return sortCaseExact{s} }),
 		[]string{"Sort/CaseRules"}},
-	{"AliasesReturnedValues", func(s *memstore.Store) scim.Store { return newAliasing(s) },
+	{"AliasesReturnedValues", onMemstore(func(s *memstore.Store) scim.Store { return newAliasing(s) }),
 		[]string{"CRUD/ReturnedValuesAreCopies"}},
-	{"NoGroupsOnUsers", func(s *memstore.Store) scim.Store { return noGroups{s} },
+	{"NoGroupsOnUsers", onMemstore(func(s *memstore.Store) scim.Store { return noGroups{s} }),
 		[]string{"Membership/GroupsOfUser", "Membership/MemberChangesByReplace"}},
-	{"IgnoresTenant", func(s *memstore.Store) scim.Store { return ignoresTenant{s} },
+	{"IgnoresTenant", onMemstore(func(s *memstore.Store) scim.Store { return ignoresTenant{s} }),
 		[]string{"Tenancy/Isolation", "Tenancy/SameUserNameInTwoTenants", "Tenancy/MembershipsStayInTheirTenant"}},
-	{"IgnoresContext", func(s *memstore.Store) scim.Store { return ignoresContext{s} },
+	{"IgnoresContext", onMemstore(func(s *memstore.Store) scim.Store { return ignoresContext{s} }),
 		[]string{"Context/Cancelled", "Context/DeadlineExceeded"}},
-	{"PatchMembersIgnoresVersion", func(s *memstore.Store) scim.Store { return patchIgnoresVersion{s} },
+	{"PatchMembersIgnoresVersion", onMemstore(func(s *memstore.Store) scim.Store { return patchIgnoresVersion{s} }),
 		[]string{"MembershipPatcher/VersionMismatch"}},
-	{"NumbersThroughJSONAsFloat", func(s *memstore.Store) scim.Store { return jsonFloats{s} },
+	{"NumbersThroughJSONAsFloat", onMemstore(func(s *memstore.Store) scim.Store { return jsonFloats{s} }),
 		[]string{"CRUD/RoundTripEveryType", "Query/SpecialValues"}},
-	{"DateTimesComparedAsText", func(s *memstore.Store) scim.Store { return queryRewrite{s, datesAsText} },
+	{"DateTimesComparedAsText", onMemstore(func(s *memstore.Store) scim.Store { return queryRewrite{s, datesAsText} }),
 		[]string{"Query/SpecialValues", "Query/EveryOperatorEveryType"}},
+
+	// Bugs of a store written from scratch: the naive store with one each.
+	{"KeepsNestedInputValues", naive(bugs{shallowCopyIn: true}), []string{"CRUD/NoAliasingAnywhere"}},
+	{"HandsOutNestedValues", naive(bugs{shallowCopyOut: true}), []string{"CRUD/NoAliasingAnywhere"}},
+	{"KeepsPatchedMemberValues", naive(bugs{keepsAddedMembers: true}), []string{"CRUD/NoAliasingAnywhere"}},
+	{"ReplaceOfSameValuesKeepsVersion", naive(bugs{skipsSameReplace: true}), []string{"CRUD/VersionAndTimes"}},
+	{"CascadeKeepsVersion", naive(bugs{cascadeKeepsVersion: true}),
+		[]string{"Membership/CascadeChangesVersionAndTime", "Membership/DeleteUserRemovesMemberships"}},
+	{"CascadeKeepsLastModified", naive(bugs{cascadeKeepsLastModified: true}), []string{"Membership/CascadeChangesVersionAndTime"}},
+	{"DeletedGroupStaysInParents", naive(bugs{cascadeUsersOnly: true}), []string{"Membership/DeleteNestedGroup"}},
+	{"CascadeFoldsIDCase", naive(bugs{cascadeFoldsCase: true}), []string{"Membership/CascadeMatchesIDsExactly"}},
+	{"CascadeCrossesTenants", naive(bugs{cascadeAllTenants: true}),
+		[]string{"Tenancy/MembershipsStayInTheirTenant", "Tenancy/SameIDInTwoTenants"}},
+	{"CachedGroupsOfUser", naive(bugs{staleGroups: true}), []string{"Membership/GroupsFollowEveryChange"}},
+	{"GroupsFromOtherTenants", naive(bugs{groupsAllTenants: true}),
+		[]string{"Tenancy/MembershipsStayInTheirTenant", "Tenancy/SameIDInTwoTenants"}},
+	{"ProjectionHintsDropGroups", naive(bugs{hintsDropGroups: true}), []string{"Membership/GroupsSurviveProjection"}},
+	{"MembersNotChecked", naive(bugs{noMemberCheck: true}), []string{"Membership/MembersMustExist"}},
+	{"MembersOfAnyType", naive(bugs{memberAnyType: true}), []string{"Membership/MembersMustExist"}},
+	{"MemberIDsFoldCase", naive(bugs{memberFoldsCase: true}), []string{"Membership/MembersMustExist"}},
+	{"MembersFromOtherTenants", naive(bugs{memberAllTenants: true}),
+		[]string{"Membership/MembersMustExist", "Tenancy/MembersMustExistInTheTenant"}},
+	{"MemberCheckNotAtomic", naive(bugs{memberCheckRacy: true}), []string{"Concurrency/MemberAddRacesDelete"}},
+	{"MembersCheckedBeforeVersion", naive(bugs{membersBeforeVersion: true}), []string{"Membership/MembersMustExist"}},
+	{"IDsUniqueAcrossTenants", naive(bugs{idsAllTenants: true}), []string{"Tenancy/SameIDInTwoTenants"}},
+	{"ReplaceUniqueAcrossTenants", naive(bugs{replaceUniqueAllTenants: true}), []string{"Tenancy/ReplaceUniquenessPerTenant"}},
+	{"KeysTrimmed", naive(bugs{trimsKeys: true}), []string{"Uniqueness/KeysCompareExactly"}},
+	{"UserNameKeysByToLower", naive(bugs{lowerKeys: true}), []string{"Uniqueness/UserNameCaseInsensitive"}},
+	{"ReplaceKeepsDroppedKeys", naive(bugs{keepsDroppedKeys: true}), []string{"Uniqueness/ReplaceWithoutAKeyFreesIt"}},
+}
+
+// onMemstore makes stores that wrap a new memstore with w.
+func onMemstore(w func(*memstore.Store) scim.Store) func() scim.Store {
+	return func() scim.Store { return w(memstore.New()) }
+}
+
+// naive makes naiveStores with bugs b.
+func naive(b bugs) func() scim.Store {
+	return func() scim.Store { return newNaive(b) }
 }
 
 func TestKitCatchesBrokenStores(t *testing.T) {
 	for _, b := range brokenStores {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			res := runKit(t, func() scim.Store { return b.wrap(memstore.New()) }, selected(b.want...))
+			res := runKit(t, b.new, selected(b.want...))
 			for _, id := range b.want {
 				msgs, ok := res.failed[id]
 				if !ok {
@@ -604,6 +655,6 @@ func (s ignoresContext) Query(ctx context.Context, typ string, q scim.Query) (*s
 // every change whatever the stored version.
 type patchIgnoresVersion struct{ *memstore.Store }
 
-func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.Meta, error) {
+func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.MembershipResult, error) {
 	return s.Store.PatchMembers(ctx, typ, id, c, "")
 }

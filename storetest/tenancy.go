@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,6 +13,9 @@ var tenancyChecks = []check{
 	{group: "Tenancy", name: "Isolation", run: checkTenantIsolation},
 	{group: "Tenancy", name: "SameUserNameInTwoTenants", run: checkTenantUserNames},
 	{group: "Tenancy", name: "MembershipsStayInTheirTenant", run: checkTenantMemberships},
+	{group: "Tenancy", name: "SameIDInTwoTenants", run: checkTenantSameID},
+	{group: "Tenancy", name: "ReplaceUniquenessPerTenant", run: checkTenantReplaceUnique},
+	{group: "Tenancy", name: "MembersMustExistInTheTenant", run: checkTenantMemberIntegrity},
 }
 
 const tenantRule = "every Store method works only inside the tenant of its context (scim.TenantFrom); the empty tenant of a context without a Principal is one more tenant"
@@ -101,4 +105,65 @@ func checkTenantMemberships(t testing.TB, s scim.Store) {
 		t.Errorf("deleting a User must not touch the Groups of another tenant (%s); Group %q changed version from %q to %q", tenantRule, gb.ID, gb.Meta.Version, after.Meta.Version)
 	}
 	expectMembers(t, s, a, "TM-ga", nil, "its member was deleted")
+}
+
+func checkTenantSameID(t testing.TB, s scim.Store) {
+	a, b := ctxA(), tenantCtx(tenantB)
+	ua := mustCreate(t, s, a, simpleUser("Shared-U", "shared.in.a"))
+	ub, err := s.Create(b, simpleUser("Shared-U", "shared.in.b"))
+	if err != nil {
+		t.Fatalf("ids are per tenant: a User with the id of a User in another tenant must be stored (%s); Create in %s returned %s", tenantRule, tenantB, errText(err))
+	}
+	mustCreate(t, s, a, newGroup("Shared-G", "Group A", "Shared-U"))
+	mustCreate(t, s, b, newGroup("Shared-G", "Group B", "Shared-U"))
+
+	for _, c := range []struct {
+		ctx      context.Context
+		tenant   string
+		userName string
+		group    string
+	}{{a, tenantA, "shared.in.a", "Group A"}, {b, tenantB, "shared.in.b", "Group B"}} {
+		got := mustGet(t, s, c.ctx, userType, "Shared-U", "it exists in the tenant")
+		if got.Attributes["userName"] != c.userName {
+			t.Errorf("Get of User Shared-U in tenant %s must return that tenant's User (%s); the store returned userName %s", c.tenant, tenantRule, showValue(got.Attributes["userName"]))
+		}
+		expectGroups(t, s, c.ctx, "Shared-U", map[string]string{"Shared-G": c.group}, "each tenant made a Group Shared-G holding its User Shared-U")
+	}
+	// Writes in one tenant leave the other's resource of the same id alone.
+	mustReplace(t, s, a, withAttrs(ua, map[string]any{"userName": "shared.in.a", "title": "A only"}, t0.Add(time.Minute)), ua.Meta.Version, "it is the current version")
+	if got := mustGet(t, s, b, userType, "Shared-U", "it exists"); got.Attributes["title"] != nil || got.Meta.Version != ub.Meta.Version {
+		t.Errorf("a Replace in tenant %s must not touch the User with the same id in %s (%s); it now has title %s at version %q", tenantA, tenantB, tenantRule, showValue(got.Attributes["title"]), got.Meta.Version)
+	}
+	if err := s.Delete(a, userType, "Shared-U", ""); err != nil {
+		t.Fatalf("Delete of an existing User must succeed; the store returned %s", errText(err))
+	}
+	mustGet(t, s, b, userType, "Shared-U", "a User with the same id was deleted in another tenant ("+tenantRule+")")
+	expectMembers(t, s, b, "Shared-G", []string{"Shared-U"}, "a User with the same id was deleted in another tenant ("+tenantRule+")")
+	expectMembers(t, s, a, "Shared-G", nil, "its member was deleted")
+	if err := s.Delete(a, groupType, "Shared-G", ""); err != nil {
+		t.Fatalf("Delete of an existing Group must succeed; the store returned %s", errText(err))
+	}
+	expectGroups(t, s, b, "Shared-U", map[string]string{"Shared-G": "Group B"}, "a Group with the same id was deleted in another tenant ("+tenantRule+")")
+}
+
+func checkTenantReplaceUnique(t testing.TB, s scim.Store) {
+	a, b := ctxA(), tenantCtx(tenantB)
+	mustCreate(t, s, a, simpleUser("RU-A", "alice"))
+	ub := mustCreate(t, s, b, simpleUser("RU-B", "bob"))
+	got, err := s.Replace(b, withAttrs(ub, map[string]any{"userName": "Alice"}, t0.Add(time.Minute)), ub.Meta.Version)
+	if err != nil {
+		t.Errorf("unique keys hold within a tenant, on Replace as on Create: renaming a User of %s to a userName only %s holds must succeed; the store returned %s and %s", tenantB, tenantA, errText(err), describeResource(got))
+	}
+}
+
+func checkTenantMemberIntegrity(t testing.TB, s scim.Store) {
+	a, b := ctxA(), tenantCtx(tenantB)
+	mustCreate(t, s, a, simpleUser("TI-user", "ti.user"))
+	mustCreate(t, s, a, newGroup("TI-group", "A's group"))
+	for _, id := range []string{"TI-user", "TI-group"} {
+		got, err := s.Create(b, newGroup("TI-b-"+id, "B's group", id))
+		if !isMemberNotFound(id)(err) {
+			t.Errorf("a Group's members must be Users or Groups of its own tenant (%s): Create in %s of a Group holding %q, which exists only in %s, must fail with a *scim.MemberNotFoundError; the store returned %s and %s", tenantRule, tenantB, id, tenantA, errText(err), describeResource(got))
+		}
+	}
 }

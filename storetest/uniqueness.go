@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ var uniquenessChecks = []check{
 	{group: "Uniqueness", name: "KeysFreedByDeleteAndReplace", run: checkKeysFreed},
 	{group: "Uniqueness", name: "EveryKeyPerType", run: checkEveryKeyPerType},
 	{group: "Uniqueness", name: "OnlyTheGivenKeys", run: checkOnlyGivenKeys},
+	{group: "Uniqueness", name: "KeysCompareExactly", run: checkKeysCompareExactly},
+	{group: "Uniqueness", name: "ReplaceWithoutAKeyFreesIt", run: checkDroppedKeyFreed},
 }
 
 // expectClash creates res and fails unless the store refuses it with
@@ -38,6 +41,14 @@ func checkUserNameCaseInsensitive(t testing.TB, s scim.Store) {
 		{"BJensen", "bjensen"},
 		{"ZOË.Ångström", "zoë.åNGSTRÖM"},
 		{"Дмитрий", "дмитрий"},
+		// Letters whose cases do not round-trip: the handler folds each
+		// rune to the lower case of its upper case (scim.FoldCase), so
+		// dotless ı, long ſ, final ς and the Kelvin sign join ASCII i, s,
+		// σ and k. SQL's lower() and Go's strings.ToLower do not.
+		{"ıdris.ſmith", "IDRIS.SMITH"},
+		{"ΟΔΟΣ.οδος", "οδοσ.ΟΔΟΣ"},
+		{"\u212Aelvin", "kelvin"},
+		{"İlker", "ilker"},
 	} {
 		first := simpleUser("Uniq-"+string(rune('a'+i))+"1", pair[0])
 		mustCreate(t, s, ctx, first)
@@ -148,4 +159,36 @@ func checkOnlyGivenKeys(t testing.TB, s scim.Store) {
 	if _, err := s.Create(ctx, u2.Clone()); err != nil {
 		t.Errorf("Users whose userNames differ may share externalId and displayName (neither is unique); the store returned %s", errText(err))
 	}
+}
+
+func checkKeysCompareExactly(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	// Key values are compared exactly as handed over: white space and
+	// Unicode composition count (no trimming, padding or normalising).
+	for i, name := range []string{"trail", "trail ", " trail", "trail\t", "e\u0301cole", "\u00e9cole"} {
+		if _, err := s.Create(ctx, simpleUser(fmt.Sprintf("Exact-%d", i), name)); err != nil {
+			t.Errorf("unique keys are compared exactly as the handler hands them: userName %q differs from the ones before it (%s); the store returned %s", name, "white space and Unicode composition count", errText(err))
+		}
+	}
+	expectClash(t, s, simpleUser("Exact-again", "TRAIL "), "another User holds the same userName, trailing space included")
+}
+
+func checkDroppedKeyFreed(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	d := device("Drop-1")
+	d.Unique = []scim.UniqueKey{{Attribute: "serialNumber", Value: "SN-drop"}, {Attribute: extURN + ":code", Value: "C-drop"}}
+	v := mustCreate(t, s, ctx, d).Meta.Version
+	// The replacement keeps its serial number but has no code any more.
+	r := d.Clone()
+	r.Unique = []scim.UniqueKey{{Attribute: "serialNumber", Value: "SN-drop"}}
+	r.Meta.LastModified = t0.Add(time.Minute)
+	mustReplace(t, s, ctx, r, v, "it is the current version")
+	other := device("Drop-2")
+	other.Unique = []scim.UniqueKey{{Attribute: extURN + ":code", Value: "C-drop"}}
+	if _, err := s.Create(ctx, other.Clone()); err != nil {
+		t.Errorf("a store enforces the keys a resource has now: after a Replace whose keys no longer list %s:code, another Device may take its old value; the store returned %s", extURN, errText(err))
+	}
+	clash := device("Drop-3")
+	clash.Unique = []scim.UniqueKey{{Attribute: "serialNumber", Value: "SN-drop"}}
+	expectClash(t, s, clash, "another Device kept that serialNumber key through a Replace")
 }

@@ -1,0 +1,276 @@
+package scim
+
+import (
+	"context"
+	"maps"
+	"slices"
+)
+
+// Hooks are where a host's own logic meets every write: send an invite
+// when a User is created, free a licence when one is deactivated, refuse
+// to deactivate the last owner, mirror Group membership. Register them
+// with WithHooks; any field may be nil.
+//
+// A before hook runs ahead of the store write. Returning an error refuses
+// the request and writes nothing: a *Error reaches the client exactly as
+// it is (status, scimType, detail), any other error is a logged 500. A
+// before hook may change the resource it is handed (defaults, derived
+// attributes); the handler recomputes its unique keys, and trusts the hook
+// to keep it valid. Writes without If-Match are read → change →
+// compare-and-swap, retried when another writer got there first, so a
+// before hook may run more than once for one request: it must not have
+// side effects.
+//
+// An after hook runs exactly once for each successful write, with what
+// the store holds, and never for a failed one. Its error cannot undo the
+// write: it is logged with the request's context and the client still
+// gets its success.
+//
+// Every write path runs them: POST, PUT, PATCH (the generic path and a
+// store's MembershipPatcher), DELETE, and the membership changes a delete
+// causes in the Groups that held the deleted resource.
+type Hooks struct {
+	// BeforeCreate sees a new resource before it is stored.
+	BeforeCreate func(ctx context.Context, res *Resource) error
+	// AfterCreate sees the stored resource.
+	AfterCreate func(ctx context.Context, res *Resource) error
+
+	// BeforeUpdate sees a PUT or PATCH: the stored resource and the one
+	// about to replace it, which it may change. A PATCH that only adds or
+	// removes Group members runs the membership hooks alone, on every
+	// store, since with a MembershipPatcher the Group is never read.
+	BeforeUpdate func(ctx context.Context, u *Update) error
+	// AfterUpdate sees the resource before and as stored after.
+	AfterUpdate func(ctx context.Context, u *Update) error
+
+	// BeforeDelete sees the resource about to be deleted.
+	BeforeDelete func(ctx context.Context, res *Resource) error
+	// AfterDelete sees the resource as it was before it was deleted.
+	AfterDelete func(ctx context.Context, res *Resource) error
+
+	// BeforeMembers sees a change of a Group's members before it is
+	// written: on create, PUT, PATCH, the Group's delete, and a member's
+	// delete (Cascade). It may refuse it, not change it. On a store's
+	// MembershipPatcher it sees the ids the request names, some of which
+	// may be members already (or not members), since the Group is not read.
+	BeforeMembers func(ctx context.Context, m *Membership) error
+	// AfterMembers sees a change of a Group's members once it is written,
+	// with exactly the ids added and removed.
+	AfterMembers func(ctx context.Context, m *Membership) error
+}
+
+// WithHooks registers the host's lifecycle hooks.
+func WithHooks(hooks Hooks) Option {
+	return func(h *Handler) { h.hooks = hooks }
+}
+
+// Update is a PUT or PATCH of one resource, as hooks see it.
+type Update struct {
+	// Old is the resource as stored before the write.
+	Old *Resource
+	// New is the resource about to be written; in an after hook, as stored.
+	New *Resource
+}
+
+// Deactivated reports whether the update turns "active" from true (or
+// unset, which means active) to false: what a host frees a licence on.
+func (u *Update) Deactivated() bool { return isActive(u.Old) && !isActive(u.New) }
+
+// Reactivated reports whether the update turns "active" from false to true
+// (or unset).
+func (u *Update) Reactivated() bool { return !isActive(u.Old) && isActive(u.New) }
+
+func isActive(r *Resource) bool {
+	if r == nil {
+		return false
+	}
+	b, ok := r.Attributes["active"].(bool)
+	return !ok || b
+}
+
+// Membership is a change of one Group's members, as hooks see it.
+type Membership struct {
+	// Group is the Group's id.
+	Group string
+	// Added and Removed are the ids of the members added and removed.
+	Added, Removed []string
+	// Cascade is set when the change follows the delete of a member (the
+	// deleted resource is the one in Removed) or of the Group itself.
+	Cascade bool
+}
+
+// hasMemberHooks reports whether a membership hook is registered.
+func (h *Handler) hasMemberHooks() bool {
+	return h.hooks.BeforeMembers != nil || h.hooks.AfterMembers != nil
+}
+
+// logAfter logs the error of an after hook: the write it follows stands.
+func (h *Handler) logAfter(ctx context.Context, hook string, err error) {
+	if err != nil {
+		h.logger.ErrorContext(ctx, "scim: after hook failed; the write stands", "hook", hook, "err", err)
+	}
+}
+
+// memberDiff returns the member ids in new but not in old, and in old but
+// not in new, of a Group's attributes; nil, nil for other types.
+func memberDiff(rt *resourceType, old, new map[string]any) (added, removed []string) {
+	if rt.Name != "Group" {
+		return nil, nil
+	}
+	before, after := memberSet(old), memberSet(new)
+	for id := range after {
+		if !before[id] {
+			added = append(added, id)
+		}
+	}
+	for id := range before {
+		if !after[id] {
+			removed = append(removed, id)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	return added, removed
+}
+
+func memberSet(attrs map[string]any) map[string]bool {
+	list, _ := attrs["members"].([]any)
+	set := make(map[string]bool, len(list))
+	for _, m := range list {
+		if mm, ok := m.(map[string]any); ok {
+			if id, ok := mm["value"].(string); ok {
+				set[id] = true
+			}
+		}
+	}
+	return set
+}
+
+// beforeMembers runs BeforeMembers for a change that changes something.
+func (h *Handler) beforeMembers(ctx context.Context, m *Membership) error {
+	if h.hooks.BeforeMembers == nil || len(m.Added) == 0 && len(m.Removed) == 0 {
+		return nil
+	}
+	return h.hooks.BeforeMembers(ctx, m)
+}
+
+// afterMembers runs AfterMembers for a change that changed something.
+func (h *Handler) afterMembers(ctx context.Context, m *Membership) {
+	if h.hooks.AfterMembers == nil || len(m.Added) == 0 && len(m.Removed) == 0 {
+		return
+	}
+	h.logAfter(ctx, "AfterMembers", h.hooks.AfterMembers(ctx, m))
+}
+
+// pendingUpdate is what an update's after hooks need once the write is
+// done.
+type pendingUpdate struct {
+	old     *Resource
+	update  bool // the update hooks run (not a members-only change)
+	members *Membership
+}
+
+// beforeUpdate runs the before hooks of a PUT or PATCH whose result is res
+// (which BeforeUpdate may change).
+func (h *Handler) beforeUpdate(ctx context.Context, rt *resourceType, old, res *Resource) (pendingUpdate, error) {
+	p := pendingUpdate{old: old}
+	if h.hooks.BeforeUpdate == nil && h.hooks.AfterUpdate == nil && !h.hasMemberHooks() {
+		return p, nil
+	}
+	p.update = !onlyMembersDiffer(rt, rt.stored(old.Attributes), res.Attributes)
+	if p.update && h.hooks.BeforeUpdate != nil {
+		if err := h.hooks.BeforeUpdate(ctx, &Update{Old: old, New: res}); err != nil {
+			return p, err
+		}
+	}
+	added, removed := memberDiff(rt, old.Attributes, res.Attributes)
+	p.members = &Membership{Group: old.ID, Added: added, Removed: removed}
+	return p, h.beforeMembers(ctx, p.members)
+}
+
+// afterUpdate runs the after hooks of a successful update.
+func (h *Handler) afterUpdate(ctx context.Context, p pendingUpdate, stored *Resource) {
+	if p.update && h.hooks.AfterUpdate != nil {
+		h.logAfter(ctx, "AfterUpdate", h.hooks.AfterUpdate(ctx, &Update{Old: p.old, New: stored.Clone()}))
+	}
+	if p.members != nil {
+		h.afterMembers(ctx, p.members)
+	}
+}
+
+// onlyMembersDiffer reports whether two versions of a Group's attributes
+// differ in their members alone.
+func onlyMembersDiffer(rt *resourceType, old, new map[string]any) bool {
+	if rt.Name != "Group" {
+		return false
+	}
+	a, b := maps.Clone(old), maps.Clone(new)
+	delete(a, "members")
+	delete(b, "members")
+	return equalValues(a, b)
+}
+
+// beforeDelete runs the before hooks of deleting old: BeforeDelete, and
+// BeforeMembers for the Group's own members and for every Group that
+// holds old. It returns the membership changes the delete causes.
+func (h *Handler) beforeDelete(ctx context.Context, rt *resourceType, old *Resource) ([]*Membership, error) {
+	if h.hooks.BeforeDelete != nil {
+		if err := h.hooks.BeforeDelete(ctx, old); err != nil {
+			return nil, err
+		}
+	}
+	if !h.hasMemberHooks() || rt.Name != "User" && rt.Name != "Group" {
+		return nil, nil
+	}
+	var changes []*Membership
+	if _, removed := memberDiff(rt, old.Attributes, nil); len(removed) > 0 {
+		changes = append(changes, &Membership{Group: old.ID, Removed: removed, Cascade: true})
+	}
+	holders, err := h.groupsHolding(ctx, old.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range holders {
+		changes = append(changes, &Membership{Group: g, Removed: []string{old.ID}, Cascade: true})
+	}
+	for _, m := range changes {
+		if err := h.beforeMembers(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
+}
+
+// afterDelete runs the after hooks of a successful delete.
+func (h *Handler) afterDelete(ctx context.Context, old *Resource, cascade []*Membership) {
+	if h.hooks.AfterDelete != nil {
+		h.logAfter(ctx, "AfterDelete", h.hooks.AfterDelete(ctx, old))
+	}
+	for _, m := range cascade {
+		h.afterMembers(ctx, m)
+	}
+}
+
+// groupsHolding returns the ids of the Groups whose members hold id, by the
+// store's members.value query (indexed in the stores this module ships).
+func (h *Handler) groupsHolding(ctx context.Context, id string) ([]string, error) {
+	const page = 1000
+	q := Query{
+		Filter:             &CompareExpr{Path: AttrPath{Name: "members", Sub: "value", Type: TypeString, CaseExact: true, MultiValued: true}, Op: OpEqual, Value: id},
+		ExcludedAttributes: []AttrPath{{Name: "members", Type: TypeComplex, MultiValued: true}},
+		Count:              page,
+	}
+	var out []string
+	for q.StartIndex = 1; ; q.StartIndex += page {
+		p, err := h.store.Query(ctx, "Group", q)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range p.Resources {
+			out = append(out, g.ID)
+		}
+		if len(p.Resources) < page || q.StartIndex+page > p.TotalResults {
+			return out, nil
+		}
+	}
+}
