@@ -85,6 +85,7 @@ func newBenchData(dsn string, users int) (*benchData, error) {
 	}
 	begin := time.Now()
 	if err := d.load(ctx); err != nil {
+		_, _ = pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+d.store.schema+" CASCADE")
 		return nil, err
 	}
 	d.loadTime = time.Since(begin)

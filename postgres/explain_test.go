@@ -59,6 +59,14 @@ func TestIndexesUsed(t *testing.T) {
 				jsonb_build_object('value', 'u' || i, 'type', 'User'), jsonb_build_object('value', 'u' || i, 'type', 'user')
 			FROM generate_series(1, $1::int) i`,
 	} {
+		if strings.Contains(sql, "S.members") {
+			// Statistics first: the foreign key checks of the member rows
+			// look resources up by primary key only if the planner knows
+			// the table's size.
+			if _, err := pool.Exec(ctx, "ANALYZE "+s.t("resources")); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := pool.Exec(ctx, strings.ReplaceAll(sql, "S.", s.schema+"."), explainRows); err != nil {
 			t.Fatalf("loading: %v", err)
 		}

@@ -67,10 +67,10 @@ func (s *Store) lockMembers(ctx context.Context, tx pgx.Tx, tenant string, membe
 
 // insertMembers adds member rows to the Group id (whose members
 // lockMembers checked), leaving members already present as they are
-// unless update is set. It returns the number of rows written.
-func (s *Store) insertMembers(ctx context.Context, tx pgx.Tx, tenant, groupID string, members []memberRow, update bool) (int64, error) {
+// unless update is set. It returns the ids of the rows it wrote.
+func (s *Store) insertMembers(ctx context.Context, tx pgx.Tx, tenant, groupID string, members []memberRow, update bool) ([]string, error) {
 	if len(members) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	n := len(members)
 	types, ids, folded, values, foldedValues := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -82,17 +82,18 @@ func (s *Store) insertMembers(ctx context.Context, tx pgx.Tx, tenant, groupID st
 		conflict = `DO UPDATE SET member_type = EXCLUDED.member_type, value = EXCLUDED.value, folded = EXCLUDED.folded
 			WHERE m.member_type <> EXCLUDED.member_type OR m.value <> EXCLUDED.value`
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO `+s.t("members")+` AS m
+	rows, err := tx.Query(ctx, `INSERT INTO `+s.t("members")+` AS m
 			(tenant, group_id, member_type, member_id, member_folded, value, folded)
 		SELECT $1, $2, x.t, x.i, x.f, x.v::jsonb, x.fv::jsonb
 		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS x(t, i, f, v, fv, n)
 		ORDER BY x.n
-		ON CONFLICT (tenant, group_id, member_id) `+conflict,
+		ON CONFLICT (tenant, group_id, member_id) `+conflict+`
+		RETURNING m.member_id`,
 		tenant, groupID, types, ids, folded, values, foldedValues)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return tag.RowsAffected(), nil
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // syncMembers makes the member rows of the Group id those of members:
@@ -114,20 +115,22 @@ func (s *Store) syncMembers(ctx context.Context, tx pgx.Tx, tenant, groupID stri
 // PatchMembers implements scim.MembershipPatcher for Groups: adding or
 // removing a member is a row insert or delete and a version bump of the
 // Group, whatever its size. A member to add that names no User or Group of
-// the tenant is a *scim.MemberNotFoundError, and nothing is written.
-func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.Meta, error) {
+// the tenant is a *scim.MemberNotFoundError, and nothing is written. It
+// returns the Group's Meta after the change and the ids it really added
+// and removed, in the order of change.
+func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.MembershipResult, error) {
 	if err := ctx.Err(); err != nil {
-		return scim.Meta{}, err
+		return scim.MembershipResult{}, err
 	}
 	if resourceType != groupType {
-		return scim.Meta{}, fmt.Errorf("postgres: PatchMembers of a %s: only Groups keep members as rows", resourceType)
+		return scim.MembershipResult{}, fmt.Errorf("postgres: PatchMembers of a %s: only Groups keep members as rows", resourceType)
 	}
 	add := make([]memberRow, 0, len(change.Add))
 	seen := make(map[string]bool, len(change.Add))
 	for i, m := range change.Add {
 		row, err := newMemberRow(m)
 		if err != nil {
-			return scim.Meta{}, fmt.Errorf("postgres: PatchMembers of Group %q, member %d: %w", id, i, err)
+			return scim.MembershipResult{}, fmt.Errorf("postgres: PatchMembers of Group %q, member %d: %w", id, i, err)
 		}
 		if !seen[row.id] {
 			seen[row.id] = true
@@ -142,8 +145,10 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		}
 	}
 	tenant := scim.TenantFrom(ctx)
-	var meta scim.Meta
+	var res scim.MembershipResult
 	err := s.inTx(ctx, "patch members", func(tx pgx.Tx) error {
+		res = scim.MembershipResult{}
+		meta := &res.Meta
 		if err := s.lockMembers(ctx, tx, tenant, add); err != nil {
 			return s.memberError(ctx, tx, tenant, resourceType, id, expectedVersion, err)
 		}
@@ -159,33 +164,54 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		if expectedVersion != "" && meta.Version != expectedVersion {
 			return versionMismatch(resourceType, id, meta.Version, expectedVersion)
 		}
-		var changed int64
+		var removed, added []string
 		if len(remove) > 0 {
-			tag, err := tx.Exec(ctx, `DELETE FROM `+s.t("members")+`
-				WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[])`, tenant, id, remove)
+			rows, err := tx.Query(ctx, `DELETE FROM `+s.t("members")+`
+				WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id`, tenant, id, remove)
 			if err != nil {
 				return err
 			}
-			if change.MustBeMembers && tag.RowsAffected() != int64(len(remove)) {
+			if removed, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				return err
+			}
+			if change.MustBeMembers && len(removed) != len(remove) {
 				return fmt.Errorf("postgres: Group %q: a member to remove is not a member: %w", id, scim.ErrNoTarget)
 			}
-			changed += tag.RowsAffected()
 		}
-		n, err := s.insertMembers(ctx, tx, tenant, id, add, false)
-		if err != nil {
+		if added, err = s.insertMembers(ctx, tx, tenant, id, add, false); err != nil {
 			return err
 		}
-		changed += n
-		if changed == 0 {
+		if len(removed) == 0 && len(added) == 0 {
 			return nil
 		}
+		res.Added = inOrder(added, add, func(m memberRow) string { return m.id })
+		res.Removed = inOrder(removed, remove, func(id string) string { return id })
 		return tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $3
 			WHERE tenant = $1 AND type = 'Group' AND id = $2 RETURNING version, last_modified`,
 			tenant, id, change.LastModified).Scan(&meta.Version, &meta.LastModified)
 	})
 	if err != nil {
-		return scim.Meta{}, wrap(ctx, "patch members of "+resourceType, err)
+		return scim.MembershipResult{}, wrap(ctx, "patch members of "+resourceType, err)
 	}
-	meta.Created, meta.LastModified = utc(meta.Created), utc(meta.LastModified)
-	return meta, nil
+	res.Meta.Created, res.Meta.LastModified = utc(res.Meta.Created), utc(res.Meta.LastModified)
+	return res, nil
+}
+
+// inOrder returns the ids of got in the order of the list they came from,
+// nil when there are none.
+func inOrder[T any](got []string, list []T, id func(T) string) []string {
+	if len(got) == 0 {
+		return nil
+	}
+	in := make(map[string]bool, len(got))
+	for _, g := range got {
+		in[g] = true
+	}
+	out := make([]string, 0, len(got))
+	for _, e := range list {
+		if in[id(e)] {
+			out = append(out, id(e))
+		}
+	}
+	return out
 }

@@ -23,4 +23,3 @@ func TestConformanceInSQL(t *testing.T) {
 		return newStore(t, pool, postgres.WithFallbackLimit(1))
 	})
 }
-
