@@ -123,7 +123,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		return scim.MembershipResult{}, err
 	}
 	if resourceType != groupType {
-		return scim.MembershipResult{}, fmt.Errorf("postgres: PatchMembers of a %s: only Groups keep members as rows", resourceType)
+		return s.patchDocMembers(ctx, resourceType, id, change, expectedVersion)
 	}
 	add := make([]memberRow, 0, len(change.Add))
 	seen := make(map[string]bool, len(change.Add))
@@ -214,4 +214,91 @@ func inOrder[T any](got []string, list []T, id func(T) string) []string {
 		}
 	}
 	return out
+}
+
+// patchDocMembers applies a membership change to a resource of a type
+// other than Group, whose "members" are part of its document: a
+// read-modify-write of the document under a row lock.
+func (s *Store) patchDocMembers(ctx context.Context, typ, id string, change scim.MembershipChange, expectedVersion string) (scim.MembershipResult, error) {
+	tenant := scim.TenantFrom(ctx)
+	var res scim.MembershipResult
+	err := s.inTx(ctx, "patch members", func(tx pgx.Tx) error {
+		res = scim.MembershipResult{}
+		var raw []byte
+		err := tx.QueryRow(ctx, `SELECT version, created, last_modified, attrs FROM `+s.t("resources")+`
+			WHERE tenant = $1 AND type = $2 AND id = $3 FOR NO KEY UPDATE`, tenant, typ, id).
+			Scan(&res.Meta.Version, &res.Meta.Created, &res.Meta.LastModified, &raw)
+		if isNoRows(err) {
+			return notFound(typ, id)
+		}
+		if err != nil {
+			return err
+		}
+		if expectedVersion != "" && res.Meta.Version != expectedVersion {
+			return versionMismatch(typ, id, res.Meta.Version, expectedVersion)
+		}
+		attrs, err := decodeDoc(raw)
+		if err != nil {
+			return err
+		}
+		list, _ := attrs[membersAttr].([]any)
+		at := map[string]int{}
+		for i, m := range list {
+			mm, _ := m.(map[string]any)
+			if v, ok := mm["value"].(string); ok {
+				if _, dup := at[v]; !dup {
+					at[v] = i
+				}
+			}
+		}
+		var added, removed []string
+		drop := map[int]bool{}
+		for _, r := range change.Remove {
+			i, ok := at[r]
+			switch {
+			case ok && !drop[i]:
+				drop[i] = true
+				removed = append(removed, r)
+			case !ok && change.MustBeMembers:
+				return fmt.Errorf("postgres: %s %q has no member %q: %w", typ, id, r, scim.ErrNoTarget)
+			}
+		}
+		kept := make([]any, 0, len(list)+len(change.Add))
+		for i, m := range list {
+			if !drop[i] {
+				kept = append(kept, m)
+			}
+		}
+		for _, m := range change.Add {
+			v, _ := m["value"].(string)
+			if _, ok := at[v]; ok || v == "" {
+				continue
+			}
+			at[v] = -1
+			c := make(map[string]any, len(m))
+			for k, e := range m {
+				c[k] = e
+			}
+			kept = append(kept, c)
+			added = append(added, v)
+		}
+		if len(added) == 0 && len(removed) == 0 {
+			return nil
+		}
+		attrs[membersAttr] = kept
+		doc, err := encodeResource(&scim.Resource{Type: typ, ID: id, Attributes: attrs})
+		if err != nil {
+			return err
+		}
+		res.Added, res.Removed = added, removed
+		return tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $4,
+				attrs = $5::jsonb, folded = $6::jsonb, times = $7::jsonb
+			WHERE tenant = $1 AND type = $2 AND id = $3 RETURNING version, last_modified`,
+			tenant, typ, id, change.LastModified, doc.attrs, doc.folded, doc.times).Scan(&res.Meta.Version, &res.Meta.LastModified)
+	})
+	if err != nil {
+		return scim.MembershipResult{}, wrap(ctx, "patch members of "+typ, err)
+	}
+	res.Meta.Created, res.Meta.LastModified = utc(res.Meta.Created), utc(res.Meta.LastModified)
+	return res, nil
 }
