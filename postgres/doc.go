@@ -56,7 +56,7 @@
 //
 // Each write is one transaction; compare-and-swap on Meta.Version is part
 // of the UPDATE's WHERE clause or of a row lock taken first. Versions are
-// random (76 bits): they never repeat for an id deleted and created again
+// random (74 bits): they do not repeat for an id deleted and created again
 // and say nothing about other tenants. Transactions the database aborts to
 // break a deadlock are retried.
 //

@@ -89,6 +89,7 @@ func TestIndexesUsed(t *testing.T) {
 		index     string
 	}{
 		{"userName eq", "User", eq(str("userName", "", false), "USER4711"), "resources_user_name"},
+		{"userName sw", "User", &scim.CompareExpr{Path: str("userName", "", false), Op: scim.OpStartsWith, Value: "USER471"}, "resources_user_name"},
 		{"externalId eq", "User", eq(str("externalId", "", true), "Ext4711"), "resources_external_id"},
 		{"id eq", "User", eq(str("id", "", true), "u4711"), "resources_pkey"},
 		{"group displayName eq", "Group", eq(str("displayName", "", false), "GROUP 47"), "resources_display_name"},

@@ -28,8 +28,9 @@ const DefaultSchema = "scim"
 // WithFallbackLimit.
 const DefaultFallbackLimit = 10000
 
-// newVersion is the SQL expression of a fresh Meta.Version: 76 random bits
-// in hex. Random versions cannot repeat after a delete and a re-create of
+// newVersion is the SQL expression of a fresh Meta.Version: 20 hex digits
+// of a random UUID (74 random bits). Random versions do not repeat (but
+// with a chance of about 2^-74 per pair) after a delete and a re-create of
 // the same id, and tell nothing about other tenants' activity.
 const newVersion = `substr(replace(gen_random_uuid()::text, '-', ''), 1, 20)`
 
