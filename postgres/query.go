@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/scimkit/scim"
 )
 
@@ -77,24 +76,30 @@ func (s *Store) countSQL(pl plan) (string, []any) {
 	return `SELECT count(*) FROM ` + s.t("resources") + ` r WHERE ` + pl.where, append([]any(nil), pl.b.args[:pl.nFilter]...)
 }
 
-// pageSQL returns the statement that reads one page of an exact plan, with
-// its parameters: the page is selected first, and only its resources'
-// groups or members are read, as the projection hints allow.
+// pageSQL returns the statement that reads one page of an exact plan, and
+// the number of matches, with its parameters. The page's positions are
+// found first, from the filter's and the order's columns only (an index
+// alone answers "the 100 Groups after the first 50,000"); then the page's
+// rows are read, and only their groups or members, as the projection
+// hints allow. Each row carries the number of matches: a page with no
+// rows says nothing about it.
 func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
 	b := pl.b
 	sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
-	inner := "r.tenant, r.id, r.seq, r.version, r.created, r.last_modified, r.attrs"
-	outer := "p.seq"
+	inner := "r.seq, count(*) OVER () AS total"
+	outer := "k.seq"
 	if pl.sk != "" {
 		inner += ", " + pl.sk + " AS sk"
-		outer = orderBy("p", "p.sk", q.Descending)
+		outer = orderBy("k", "k.sk", q.Descending)
 	}
 	args := append([]any(nil), b.args...)
 	limit := "$" + strconv.Itoa(len(args)+1)
 	offset := "$" + strconv.Itoa(len(args)+2)
 	args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
-	return sel, `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
-		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) p ORDER BY ` + outer, args
+	return sel, `SELECT k.total, ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
+		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) k
+		JOIN ` + s.t("resources") + ` p ON p.tenant = $1 AND p.type = $2 AND p.seq = k.seq
+		ORDER BY ` + outer, args
 }
 
 // wants reports whether the projection hints of q may ask for the
@@ -116,37 +121,37 @@ func wants(q scim.Query, name string) bool {
 	return true
 }
 
-// queryExact answers a query SQL expresses exactly: the count and the page
-// in one round trip. The page is selected first and only its resources'
-// groups or members are read.
+// queryExact answers a query SQL expresses exactly: one statement reads
+// the page and the number of matches; only a page past the last match, or
+// count 0, needs a count of its own.
 func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
-	batch := &pgx.Batch{}
-	var total int
-	countSQL, countArgs := s.countSQL(pl)
-	batch.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&total)
-	})
-	var resources []*scim.Resource
+	page := &scim.Page{Resources: []*scim.Resource{}}
 	if q.Count > 0 {
 		sel, sql, args := s.pageSQL(pl, q)
-		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				r, err := sel.scan(rows, pl.b.typ)
-				if err != nil {
-					return err
-				}
-				resources = append(resources, r)
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := sel.scan(rows, pl.b.typ, &page.TotalResults)
+			if err != nil {
+				return nil, err
 			}
-			return rows.Err()
-		})
+			page.Resources = append(page.Resources, r)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(page.Resources) > 0 || q.StartIndex <= 1 {
+			return page, nil // an empty first page: no matches at all
+		}
 	}
-	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+	sql, args := s.countSQL(pl)
+	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&page.TotalResults); err != nil {
 		return nil, err
 	}
-	if resources == nil {
-		resources = []*scim.Resource{}
-	}
-	return &scim.Page{Resources: resources, TotalResults: total}, nil
+	return page, nil
 }
 
 // queryFallback answers a query whose filter (goFilter) or sort (goSort)

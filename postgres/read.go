@@ -46,14 +46,15 @@ func (s *Store) groupsAgg(alias string) string {
 		WHERE m.tenant = ` + alias + `.tenant AND m.member_id = ` + alias + `.id AND m.member_type = 'User')`
 }
 
-// scan reads one resource of typ selected by sel.
-func (sel selection) scan(row pgx.Row, typ string) (*scim.Resource, error) {
+// scan reads one resource of typ selected by sel, after the columns
+// before, which it scans into their destinations.
+func (sel selection) scan(row pgx.Row, typ string, before ...any) (*scim.Resource, error) {
 	var (
 		res                   = &scim.Resource{Type: typ}
 		created, modified     time.Time
 		attrs, groups, member []byte
 	)
-	dest := []any{&res.ID, &res.Meta.Version, &created, &modified, &attrs}
+	dest := append(before, &res.ID, &res.Meta.Version, &created, &modified, &attrs)
 	if sel.groups {
 		dest = append(dest, &groups)
 	}
