@@ -2,16 +2,15 @@ package scim
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
 
 // Authenticator decides who is calling. The handler calls it first on
-// every request; an error answers 401. The Principal it returns travels in
+// every request; an error answers 401, but one wrapping ErrAuthUnavailable
+// (the authenticator could not decide) answers 503 with Retry-After. The Principal it returns travels in
 // the request's context, and its Tenant partitions the store.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
@@ -41,8 +40,9 @@ type Token struct {
 }
 
 // BearerTokens authenticates `Authorization: Bearer <token>` against a set
-// of tokens that can change while serving (issue, rotate, revoke). Secrets
-// are kept as SHA-256 digests and compared in constant time.
+// of tokens held in memory that can change while serving (issue, rotate,
+// revoke). Secrets are kept as SHA-256 digests. For tokens that survive a
+// restart, use Tokens over a TokenStore.
 type BearerTokens struct {
 	mu     sync.RWMutex
 	tokens map[[sha256.Size]byte]Token
@@ -75,25 +75,18 @@ func (b *BearerTokens) Revoke(secret string) {
 	b.mu.Unlock()
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Authenticator. The lookup is by the digest of
+// the secret, so its time does not depend on how close a guess came.
 func (b *BearerTokens) Authenticate(r *http.Request) (Principal, error) {
-	scheme, secret, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+	secret, ok := bearerSecret(r)
+	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
-	digest := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	digest := sha256.Sum256([]byte(secret))
 	b.mu.RLock()
-	defer b.mu.RUnlock()
-	var found Token
-	match := 0
-	// Compare with every token, without stopping early, so the time taken
-	// does not tell which token came close.
-	for d, t := range b.tokens {
-		if subtle.ConstantTimeCompare(d[:], digest[:]) == 1 {
-			found, match = t, 1
-		}
-	}
-	if match == 0 {
+	found, ok := b.tokens[digest]
+	b.mu.RUnlock()
+	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
 	if !found.ExpiresAt.IsZero() && !b.now().Before(found.ExpiresAt) {

@@ -11,6 +11,9 @@ type Principal struct {
 	Tenant string
 	// ReadOnly callers may read but not write.
 	ReadOnly bool
+	// UserID, when set, is the id of the User the caller is: /Me serves
+	// that User (RFC 7644 §3.11).
+	UserID string
 }
 
 type principalKey struct{}

@@ -41,6 +41,9 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if err != nil {
 		return err
 	}
+	if err := h.securePassword(rt, attrs); err != nil {
+		return err
+	}
 	ctx := req.r.Context()
 	now := h.now().UTC()
 	res := &Resource{
@@ -94,6 +97,9 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 	dec := h.decoder(rt)
 	attrs, err := dec.resource(body)
 	if err != nil {
+		return err
+	}
+	if err := h.securePassword(rt, attrs); err != nil {
 		return err
 	}
 	nulls := dec.explicitNulls(body)

@@ -18,9 +18,9 @@ func (h *Handler) serveServiceProviderConfig(req *request) error {
 		"schemas":          []string{ServiceProviderConfigSchema},
 		"documentationUri": "https://pkg.go.dev/github.com/scimkit/scim",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": h.bulkMaxOps > 0, "maxOperations": h.bulkMaxOps, "maxPayloadSize": h.bulkMaxBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": h.maxResults},
-		"changePassword":   map[string]any{"supported": true},
+		"changePassword":   map[string]any{"supported": !h.dropPasswords},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
 		"authenticationSchemes": []map[string]any{{

@@ -36,6 +36,11 @@ func newServerWithStore(t *testing.T, store scim.Store, opts ...scim.Option) *se
 		scim.Token{Secret: "rw", Principal: scim.Principal{ID: "writer"}},
 		scim.Token{Secret: "ro", Principal: scim.Principal{ID: "reader", ReadOnly: true}},
 	)
+	return newServerWithAuth(t, store, auth, opts...)
+}
+
+func newServerWithAuth(t *testing.T, store scim.Store, auth scim.Authenticator, opts ...scim.Option) *server {
+	t.Helper()
 	h, err := scim.New(store, auth, opts...)
 	require.NoError(t, err)
 	srv := mount(t, "/scim/v2/", h)

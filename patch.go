@@ -43,9 +43,16 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		stored, err = h.patchMembers(req, rt, id, change)
 	} else {
 		dec := h.decoder(rt)
-		stored, err = h.update(req, rt, id, rt.patchAssignsNeverReturned(ops), func(old *Resource) (map[string]any, error) {
+		assignsSecret := rt.patchAssignsNeverReturned(ops)
+		stored, err = h.update(req, rt, id, assignsSecret, func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
-			return attrs, rt.applyPatch(req.r.Context(), dec, old.ID, attrs, ops)
+			if err := rt.applyPatch(req.r.Context(), dec, old.ID, attrs, ops); err != nil {
+				return nil, err
+			}
+			if assignsSecret && !equalValues(attrs["password"], old.Attributes["password"]) {
+				return attrs, h.securePassword(rt, attrs)
+			}
+			return attrs, nil
 		})
 	}
 	if err != nil {

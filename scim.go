@@ -38,6 +38,10 @@ type Handler struct {
 
 	patchResponse bool
 	hooks         Hooks
+	passwords     PasswordHasher
+	dropPasswords bool
+	bulkMaxOps    int
+	bulkMaxBytes  int64
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
@@ -123,15 +127,18 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 		maxPatchOps:   1000,
 		now:           time.Now,
 		resourceTypes: []ResourceType{UserResourceType(), GroupResourceType()},
+		passwords:     Argon2id{},
+		bulkMaxOps:    1000,
+		bulkMaxBytes:  1 << 20,
 	}
 	for _, o := range opts {
 		o(h)
 	}
 	switch {
-	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1:
+	case h.maxResults < 1 || h.maxBodyBytes < 1 || h.maxPatchOps < 1 || h.bulkMaxOps < 0 || h.bulkMaxBytes < 1:
 		return nil, errors.New("scim: max results, body size and PATCH operations must be positive")
-	case h.logger == nil || h.now == nil:
-		return nil, errors.New("scim: the logger and the clock must not be nil")
+	case h.logger == nil || h.now == nil || h.passwords == nil:
+		return nil, errors.New("scim: the logger, the clock and the password hasher must not be nil")
 	}
 	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
@@ -187,6 +194,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
+	if errors.Is(err, ErrAuthUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		h.writeError(w, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		detail := "authentication required"
@@ -253,11 +265,31 @@ func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []s
 	case "schemas":
 		return allow(req, func(req *request) error { return h.serveSchemas(req, segs[1:]) }, http.MethodGet)
 	case "bulk":
-		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
+		return allow(req, func(req *request) error { return h.serveBulk(req, p) }, http.MethodPost)
 	case "me":
-		return &Error{Status: http.StatusNotImplemented, Detail: "the /Me endpoint is not supported"}
+		return h.serveMe(req, p, segs)
 	}
 	return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
+}
+
+// serveMe serves /Me as /Users/{id} for the User the caller is (RFC 7644
+// §3.11), when the Authenticator says which one.
+func (h *Handler) serveMe(req *request, p Principal, segs []string) error {
+	var users *resourceType
+	for _, rt := range h.types {
+		if rt.Name == "User" {
+			users = rt
+		}
+	}
+	switch {
+	case len(segs) > 1:
+		return &Error{Status: http.StatusNotFound, Detail: "no such endpoint: " + req.r.URL.Path}
+	case p.UserID == "" || users == nil:
+		return &Error{Status: http.StatusNotImplemented, Detail: "/Me needs an authenticator that maps the caller to a User (Principal.UserID); this caller is not mapped"}
+	case req.r.Method == http.MethodPost:
+		return &Error{Status: http.StatusNotImplemented, Detail: "self-registration through POST /Me is not supported"}
+	}
+	return h.serveResource(req, users, p.UserID)
 }
 
 func isSearch(segs []string) bool { return segs[len(segs)-1] == ".search" }

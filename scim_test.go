@@ -25,7 +25,7 @@ func TestDiscovery(t *testing.T) {
 	require.Equal(t, http.StatusOK, spc.status)
 	assert.Equal(t, []any{scim.ServiceProviderConfigSchema}, spc.body["schemas"])
 	assert.Equal(t, true, spc.body["patch"].(map[string]any)["supported"])
-	assert.Equal(t, false, spc.body["bulk"].(map[string]any)["supported"])
+	assert.Equal(t, true, spc.body["bulk"].(map[string]any)["supported"])
 	assert.Equal(t, map[string]any{"supported": true, "maxResults": float64(50)}, spc.body["filter"])
 	assert.Equal(t, true, spc.body["sort"].(map[string]any)["supported"])
 	assert.Equal(t, true, spc.body["etag"].(map[string]any)["supported"])
@@ -58,7 +58,7 @@ func TestDiscovery(t *testing.T) {
 	requireError(t, s.do(http.MethodGet, "/Schemas/urn:nope", nil), 404, "")
 
 	requireError(t, s.do(http.MethodPost, "/ServiceProviderConfig", map[string]any{}), 405, "")
-	requireError(t, s.do(http.MethodPost, "/Bulk", map[string]any{}), 501, "")
+	requireError(t, s.do(http.MethodPost, "/Bulk", map[string]any{}), 400, "invalidValue")
 	requireError(t, s.do(http.MethodGet, "/Me", nil), 501, "")
 
 	// A custom extension is described where clients look for it.

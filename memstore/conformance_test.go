@@ -12,3 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scim.Store { return memstore.New() })
 }
+
+// TestTokenStoreConformance runs the token store kit against the memory
+// token store.
+func TestTokenStoreConformance(t *testing.T) {
+	storetest.RunTokenStore(t, func(t *testing.T) scim.TokenStore { return memstore.NewTokenStore() })
+}

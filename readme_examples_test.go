@@ -1,0 +1,222 @@
+package scim_test
+
+// The Go samples of README.md, each inside a function the compiler checks:
+// TestREADMESamples fails when the README shows a sample that is not here,
+// word for word (indentation aside).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elimity-com/scim/schema"
+
+	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/memstore"
+)
+
+// Example_mount is the README's "Mount it in your own application".
+func Example_mount() {
+	secretFromYourDB, logger, yourApp := "s3cret", slog.Default(), http.NotFound
+	var handler http.Handler
+	mount := func() error {
+		store := memstore.New() // or your own scim.Store
+		tokens := scim.NewBearerTokens(scim.Token{
+			Secret:    secretFromYourDB,
+			Principal: scim.Principal{ID: "entra-prod", Tenant: "acme"},
+			ExpiresAt: time.Now().AddDate(1, 0, 0),
+		})
+		h, err := scim.New(store, tokens, scim.WithLogger(logger))
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/scim/v2/", h) // beside your own routes
+		mux.HandleFunc("/", yourApp)
+		handler = mux
+		return nil
+	}
+	err := mount()
+	fmt.Println(handler != nil, err)
+	// Output: true <nil>
+}
+
+// Example_schemaExtension is the README's "Custom schema extensions".
+func Example_schemaExtension() {
+	store, tokens := memstore.New(), scim.NewBearerTokens()
+	users := scim.UserResourceType()
+	users.Extensions = append(users.Extensions, scim.SchemaExtension{Schema: schema.Schema{
+		ID: "urn:example:params:scim:schemas:extension:acme:2.0:User",
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{Name: "costCenter"})),
+		},
+	}})
+	h, err := scim.New(store, tokens, scim.WithResourceTypes(users, scim.GroupResourceType()))
+	fmt.Println(h != nil, err)
+	// Output: true <nil>
+}
+
+// Example_hooks is the README's "Hooks".
+func Example_hooks() {
+	store, tokens := memstore.New(), scim.NewBearerTokens()
+	invite := func(ctx context.Context, email string) error { fmt.Println("invite", email); return nil }
+	isLastOwner := func(id string) bool { return false }
+	freeLicence := func(ctx context.Context, id string) error { return nil }
+
+	h, err := scim.New(store, tokens, scim.WithHooks(scim.Hooks{
+		AfterCreate: func(ctx context.Context, res *scim.Resource) error {
+			if res.Type == "User" {
+				return invite(ctx, scim.UserFromResource(res).PrimaryEmail())
+			}
+			return nil
+		},
+		BeforeUpdate: func(ctx context.Context, u *scim.Update) error {
+			if u.Deactivated() && isLastOwner(u.Old.ID) {
+				return &scim.Error{Status: http.StatusConflict, Detail: "the only owner cannot be deactivated"}
+			}
+			return nil
+		},
+		AfterUpdate: func(ctx context.Context, u *scim.Update) error {
+			if u.Deactivated() {
+				return freeLicence(ctx, u.New.ID)
+			}
+			return nil
+		},
+	}))
+	fmt.Println(h != nil, err)
+	// Output: true <nil>
+}
+
+// Example_typedViews is the README's "Typed views".
+func Example_typedViews() {
+	res := &scim.Resource{Type: "User", ID: "2819c223", Attributes: map[string]any{
+		"userName": "bjensen", "emails": []any{map[string]any{"value": "bjensen@example.com", "primary": true}},
+		scim.EnterpriseUserSchema: map[string]any{"department": "Tour Operations"},
+	}}
+	u := scim.UserFromResource(res)
+	if u.Enterprise != nil {
+		fmt.Println(u.UserName, u.IsActive(), u.PrimaryEmail(), u.Enterprise.Department)
+	}
+	u.Title = "Tour Guide"
+	res = u.Resource() // all the rest comes back as it was
+	fmt.Println(res.Attributes["title"])
+	// Output:
+	// bjensen true bjensen@example.com Tour Operations
+	// Tour Guide
+}
+
+// Example_passwords is the README's "Passwords".
+func Example_passwords() {
+	store := memstore.New()
+	storedHash, _ := scim.Argon2id{}.Hash("correct horse")
+	typedPassword := "correct horse"
+
+	ok, err := scim.VerifyPassword(storedHash, typedPassword)
+	fmt.Println(ok, err)
+
+	// Your own hasher, or no passwords at all:
+	hostHash := func(p string) (string, error) { return "…", nil }
+	_, _ = scim.New(store, scim.NewBearerTokens(), scim.WithPasswordHasher(scim.PasswordHasherFunc(hostHash)))
+	_, _ = scim.New(store, scim.NewBearerTokens(), scim.WithoutPasswords())
+	// Output: true <nil>
+}
+
+// ExampleNewTokens is the README's "Tokens".
+func ExampleNewTokens() {
+	ctx := context.Background()
+	store := memstore.New()
+	tokens := scim.NewTokens(memstore.NewTokenStore()) // or a postgres.Store: they survive a restart
+	secret, info, err := tokens.Issue(ctx, scim.Principal{ID: "entra", Tenant: "acme"}, 365*24*time.Hour)
+	if err != nil {
+		return
+	}
+	fmt.Println(strings.HasPrefix(secret, "scim_")) // show it once; keep info.ID to revoke
+	h, err := scim.New(store, tokens)
+	if err != nil {
+		return
+	}
+	err = tokens.Revoke(ctx, info.ID)
+	fmt.Println(h != nil, err)
+	// Output:
+	// true
+	// true <nil>
+}
+
+// Example_me is the README's "/Me".
+func Example_me() {
+	store := memstore.New()
+	type session struct{ Name, Company, SCIMUserID string }
+	lookupSession := func(r *http.Request) (session, error) {
+		return session{"bjensen", "acme", "2819c223"}, nil
+	}
+
+	auth := scim.AuthenticatorFunc(func(r *http.Request) (scim.Principal, error) {
+		s, err := lookupSession(r) // your own sign-in
+		if err != nil {
+			return scim.Principal{}, scim.ErrUnauthenticated
+		}
+		return scim.Principal{ID: s.Name, Tenant: s.Company, UserID: s.SCIMUserID}, nil
+	})
+	h, err := scim.New(store, auth)
+	if err != nil {
+		return
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/scim/v2/Me", nil))
+	fmt.Println(w.Code) // no User 2819c223 in the store yet
+	// Output: 404
+}
+
+// TestREADMESamples checks that each Go sample of README.md is in one of
+// the functions above (or, for the complete store, in storetest), so that a
+// change that breaks a sample breaks the build.
+func TestREADMESamples(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corpus strings.Builder
+	for _, f := range []string{"readme_examples_test.go", "storetest/example_test.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		corpus.WriteString("\n" + normalize(string(b)))
+	}
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	if len(blocks) == 0 {
+		t.Fatal(errors.New("README.md has no Go samples"))
+	}
+	for _, b := range blocks {
+		sample := b[1]
+		switch { // a whole file: its body is checked
+		case strings.HasPrefix(sample, "// Package "):
+			_, sample, _ = strings.Cut(sample, "\n)\n")
+		case strings.HasPrefix(sample, "package "):
+			_, sample, _ = strings.Cut(sample, "\n")
+		}
+		if !strings.Contains(corpus.String(), "\n"+normalize(sample)) {
+			t.Errorf("this README sample is in no compiled example; add it to readme_examples_test.go:\n%s", b[1])
+		}
+	}
+}
+
+// normalize drops blank lines and folds white space, which gofmt aligns
+// differently in a README than in a function.
+func normalize(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out = append(out, strings.Join(f, " "))
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
