@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/scimkit/scim"
 )
 
@@ -76,17 +77,15 @@ func (s *Store) countSQL(pl plan) (string, []any) {
 	return `SELECT count(*) FROM ` + s.t("resources") + ` r WHERE ` + pl.where, append([]any(nil), pl.b.args[:pl.nFilter]...)
 }
 
-// pageSQL returns the statement that reads one page of an exact plan, and
-// the number of matches, with its parameters. The page's positions are
-// found first, from the filter's and the order's columns only (an index
-// alone answers "the 100 Groups after the first 50,000"); then the page's
-// rows are read, and only their groups or members, as the projection
-// hints allow. Each row carries the number of matches: a page with no
-// rows says nothing about it.
+// pageSQL returns the statement that reads one page of an exact plan, with
+// its parameters. The page's positions are found first, from the filter's
+// and the order's columns only (an index alone answers "the 100 Groups
+// after the first 50,000"); then the page's rows are read, and only their
+// groups or members, as the projection hints allow.
 func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
 	b := pl.b
 	sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
-	inner := "r.seq, count(*) OVER () AS total"
+	inner := "r.seq"
 	outer := "k.seq"
 	if pl.sk != "" {
 		inner += ", " + pl.sk + " AS sk"
@@ -96,7 +95,7 @@ func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
 	limit := "$" + strconv.Itoa(len(args)+1)
 	offset := "$" + strconv.Itoa(len(args)+2)
 	args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
-	return sel, `SELECT k.total, ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
+	return sel, `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
 		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) k
 		JOIN ` + s.t("resources") + ` p ON p.tenant = $1 AND p.type = $2 AND p.seq = k.seq
 		ORDER BY ` + outer, args
@@ -121,34 +120,29 @@ func wants(q scim.Query, name string) bool {
 	return true
 }
 
-// queryExact answers a query SQL expresses exactly: one statement reads
-// the page and the number of matches; only a page past the last match, or
-// count 0, needs a count of its own.
+// queryExact answers a query SQL expresses exactly: the count and the
+// page in one round trip.
 func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
 	page := &scim.Page{Resources: []*scim.Resource{}}
+	batch := &pgx.Batch{}
+	countSQL, countArgs := s.countSQL(pl)
+	batch.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&page.TotalResults)
+	})
 	if q.Count > 0 {
 		sel, sql, args := s.pageSQL(pl, q)
-		rows, err := s.pool.Query(ctx, sql, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := sel.scan(rows, pl.b.typ, &page.TotalResults)
-			if err != nil {
-				return nil, err
+		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				r, err := sel.scan(rows, pl.b.typ)
+				if err != nil {
+					return err
+				}
+				page.Resources = append(page.Resources, r)
 			}
-			page.Resources = append(page.Resources, r)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(page.Resources) > 0 || q.StartIndex <= 1 {
-			return page, nil // an empty first page: no matches at all
-		}
+			return rows.Err()
+		})
 	}
-	sql, args := s.countSQL(pl)
-	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&page.TotalResults); err != nil {
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, err
 	}
 	return page, nil
