@@ -18,10 +18,11 @@ type migration struct {
 	sql func(schema string) string
 }
 
-// migrations is the schema's history; SchemaVersion is its last step.
-var migrations = []migration{
-	{version: 1, sql: func(s string) string {
-		return strings.ReplaceAll(`
+// migrations returns the schema's history; SchemaVersion is its last step.
+func migrations() []migration {
+	return []migration{
+		{version: 1, sql: func(s string) string {
+			return strings.ReplaceAll(`
 CREATE TABLE S.resources (
 	tenant        text NOT NULL,
 	type          text NOT NULL,
@@ -73,7 +74,8 @@ CREATE TABLE S.members (
 CREATE INDEX members_member ON S.members (tenant, member_id, member_type);
 CREATE INDEX members_member_folded ON S.members (tenant, member_folded);
 `, "S.", s+".")
-	}},
+		}},
+	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
@@ -104,7 +106,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if current > SchemaVersion {
 			return fmt.Errorf("schema %s is at version %d, newer than this package's %d", s.schema, current, SchemaVersion)
 		}
-		for _, m := range migrations {
+		for _, m := range migrations() {
 			if m.version <= current {
 				continue
 			}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scimkit/scim"
 )
@@ -178,25 +180,20 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	}
 	tenant := scim.TenantFrom(ctx)
 	var out *scim.Resource
+	if len(doc.members) == 0 {
+		// One statement, committed on its own: the row and its keys.
+		m, err := s.insertResource(ctx, s.pool, tenant, res, doc)
+		if err != nil {
+			return nil, wrap(ctx, "create "+res.Type, err)
+		}
+		return doc.stored(res, m), nil
+	}
 	err = s.inTx(ctx, "create", func(tx pgx.Tx) error {
 		if err := s.lockMembers(ctx, tx, tenant, doc.members); err != nil {
 			return err
 		}
-		var m scim.Meta
-		err := tx.QueryRow(ctx, `INSERT INTO `+s.t("resources")+`
-			(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
-			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
-			RETURNING version, created, last_modified`,
-			tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
-			doc.idFolded, doc.userName, doc.externalID, doc.displayName,
-		).Scan(&m.Version, &m.Created, &m.LastModified)
+		m, err := s.insertResource(ctx, tx, tenant, res, doc)
 		if err != nil {
-			if sqlState(err) == codeUniqueViolation {
-				return fmt.Errorf("%s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
-			}
-			return err
-		}
-		if err := s.insertKeys(ctx, tx, tenant, res); err != nil {
 			return err
 		}
 		if _, err := s.insertMembers(ctx, tx, tenant, res.ID, doc.members, false); err != nil {
@@ -211,14 +208,44 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	return out, nil
 }
 
-// insertKeys records the unique keys of res; a key another resource holds
-// is an error wrapping scim.ErrUniqueness.
-func (s *Store) insertKeys(ctx context.Context, tx pgx.Tx, tenant string, res *scim.Resource) error {
-	if len(res.Unique) == 0 {
-		return nil
+// querier is what insertResource needs of a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertResource inserts the row of res and its unique keys in one
+// statement. An id or a key already taken is an error wrapping
+// scim.ErrUniqueness.
+func (s *Store) insertResource(ctx context.Context, q querier, tenant string, res *scim.Resource, doc *encoded) (scim.Meta, error) {
+	keyAttrs, keyValues := keyArrays(res)
+	var m scim.Meta
+	err := q.QueryRow(ctx, `WITH r AS (
+			INSERT INTO `+s.t("resources")+`
+				(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
+			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+			RETURNING version, created, last_modified),
+		k AS (
+			INSERT INTO `+s.t("unique_keys")+` (tenant, type, attribute, value, id)
+			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))
+		SELECT version, created, last_modified FROM r`,
+		tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
+		doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues,
+	).Scan(&m.Version, &m.Created, &m.LastModified)
+	if sqlState(err) == codeUniqueViolation {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && strings.HasPrefix(pe.ConstraintName, "resources") {
+			return m, fmt.Errorf("%s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
+		}
+		return m, fmt.Errorf("%s %q: a unique value is already in use: %w", res.Type, res.ID, scim.ErrUniqueness)
 	}
+	return m, err
+}
+
+// keyArrays returns the attributes and values of res's unique keys, each
+// key once.
+func keyArrays(res *scim.Resource) (attrs, values []string) {
 	seen := make(map[scim.UniqueKey]bool, len(res.Unique))
-	var attrs, values []string
+	attrs, values = []string{}, []string{}
 	for _, k := range res.Unique {
 		if !seen[k] {
 			seen[k] = true
@@ -226,6 +253,16 @@ func (s *Store) insertKeys(ctx context.Context, tx pgx.Tx, tenant string, res *s
 			values = append(values, k.Value)
 		}
 	}
+	return attrs, values
+}
+
+// insertKeys records the unique keys of res; a key another resource holds
+// is an error wrapping scim.ErrUniqueness.
+func (s *Store) insertKeys(ctx context.Context, tx pgx.Tx, tenant string, res *scim.Resource) error {
+	if len(res.Unique) == 0 {
+		return nil
+	}
+	attrs, values := keyArrays(res)
 	_, err := tx.Exec(ctx, `INSERT INTO `+s.t("unique_keys")+` (tenant, type, attribute, value, id)
 		SELECT $1, $2, a, v, $3 FROM unnest($4::text[], $5::text[]) AS k(a, v)`,
 		tenant, res.Type, res.ID, attrs, values)
