@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migration is one step of the schema's history. Steps are applied in
+// order, each in the transaction that records it, and never change once
+// released: a new need is a new step.
+type migration struct {
+	version int
+	// sql returns the statements, with schema (quoted) as the prefix of
+	// every name the store owns.
+	sql func(schema string) string
+}
+
+// migrations returns the schema's history; SchemaVersion is its last step.
+func migrations() []migration {
+	return []migration{
+		{version: 1, sql: func(s string) string {
+			return strings.ReplaceAll(`
+CREATE TABLE S.resources (
+	tenant        text NOT NULL,
+	type          text NOT NULL,
+	id            text NOT NULL,
+	seq           bigint GENERATED ALWAYS AS IDENTITY,
+	version       text NOT NULL,
+	created       timestamptz NOT NULL,
+	last_modified timestamptz NOT NULL,
+	attrs         jsonb NOT NULL,
+	folded        jsonb NOT NULL,
+	times         jsonb,
+	id_folded     text COLLATE "C" NOT NULL,
+	user_name     text COLLATE "C",
+	external_id   text COLLATE "C",
+	display_name  text COLLATE "C",
+	PRIMARY KEY (tenant, type, id)
+);
+CREATE UNIQUE INDEX resources_order ON S.resources (tenant, type, seq);
+CREATE INDEX resources_id_folded ON S.resources (tenant, type, id_folded);
+CREATE INDEX resources_user_name ON S.resources (tenant, type, user_name);
+CREATE INDEX resources_external_id ON S.resources (tenant, type, external_id);
+CREATE INDEX resources_display_name ON S.resources (tenant, type, display_name);
+
+CREATE TABLE S.unique_keys (
+	tenant    text NOT NULL,
+	type      text NOT NULL,
+	attribute text NOT NULL,
+	value     text NOT NULL,
+	id        text NOT NULL,
+	PRIMARY KEY (tenant, type, attribute, value),
+	FOREIGN KEY (tenant, type, id) REFERENCES S.resources (tenant, type, id) ON DELETE CASCADE
+);
+CREATE INDEX unique_keys_owner ON S.unique_keys (tenant, type, id);
+
+CREATE TABLE S.members (
+	tenant        text NOT NULL,
+	group_type    text NOT NULL DEFAULT 'Group' CHECK (group_type = 'Group'),
+	group_id      text NOT NULL,
+	member_type   text NOT NULL,
+	member_id     text NOT NULL,
+	member_folded text COLLATE "C" NOT NULL,
+	seq           bigint GENERATED ALWAYS AS IDENTITY,
+	value         jsonb NOT NULL,
+	folded        jsonb NOT NULL,
+	PRIMARY KEY (tenant, group_id, member_id),
+	FOREIGN KEY (tenant, group_type, group_id) REFERENCES S.resources (tenant, type, id) ON DELETE CASCADE,
+	FOREIGN KEY (tenant, member_type, member_id) REFERENCES S.resources (tenant, type, id) ON DELETE CASCADE
+);
+CREATE INDEX members_member ON S.members (tenant, member_id, member_type);
+CREATE INDEX members_member_folded ON S.members (tenant, member_folded);
+`, "S.", s+".")
+		}},
+	}
+}
+
+// SchemaVersion is the version of the tables New creates or migrates to.
+const SchemaVersion = 1
+
+// migrate brings the schema to SchemaVersion. It runs in one transaction
+// under an advisory lock on the schema's name, so that processes starting
+// at the same time apply each step once, and a step that fails leaves
+// nothing behind.
+func (s *Store) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "scimkit/postgres:"+s.schemaName); err != nil {
+			return fmt.Errorf("locking the schema for migration: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s.schema); err != nil {
+			return fmt.Errorf("creating schema %s: %w", s.schema, err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.schema+`.schema_migrations (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("creating the migrations table: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+s.schema+`.schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("reading the schema version: %w", err)
+		}
+		if current > SchemaVersion {
+			return fmt.Errorf("schema %s is at version %d, newer than this package's %d", s.schema, current, SchemaVersion)
+		}
+		for _, m := range migrations() {
+			if m.version <= current {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.sql(s.schema)); err != nil {
+				return fmt.Errorf("migration %d: %w", m.version, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.schema_migrations (version) VALUES ($1)`, m.version); err != nil {
+				return fmt.Errorf("recording migration %d: %w", m.version, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/scimkit/scim"
+)
+
+// Query returns one page of the resources of resourceType that match
+// q.Filter, in q's order, with the number of matches before paging.
+//
+// Filters and sorting run in SQL; what SQL cannot express exactly (see the
+// package documentation) is narrowed in SQL and decided in Go, with
+// scim.Matches and scim.SortResources, over at most the fallback limit of
+// candidates. Without SortBy, resources come in the order they were
+// created, which a Replace keeps.
+func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*scim.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pl := s.plan(scim.TenantFrom(ctx), resourceType, q)
+	var (
+		page *scim.Page
+		err  error
+	)
+	if pl.exact {
+		page, err = s.queryExact(ctx, pl, q)
+	} else {
+		page, err = s.queryFallback(ctx, pl, q)
+	}
+	if err != nil {
+		return nil, wrap(ctx, "query "+resourceType, err)
+	}
+	return page, nil
+}
+
+// plan is a query translated to SQL.
+type plan struct {
+	b *builder
+	// where selects the matches (exact) or a superset of them.
+	where string
+	// nFilter is the number of parameters where binds.
+	nFilter int
+	// sk is the sort key, "" for the store's own order.
+	sk string
+	// goFilter and goSort tell what Go must do that SQL could not.
+	goFilter, goSort bool
+	exact            bool
+}
+
+// plan translates q over the resources of typ in tenant.
+func (s *Store) plan(tenant, typ string, q scim.Query) plan {
+	b := &builder{s: s, typ: typ}
+	b.arg(tenant) // $1
+	b.arg(typ)    // $2
+	c := b.filter(q.Filter, nil)
+	pl := plan{b: b, where: "r.tenant = $1 AND r.type = $2 AND " + c.sup, nFilter: len(b.args), goFilter: !c.exact()}
+	if q.SortBy != nil {
+		sk, ok := b.sortKey(*q.SortBy)
+		if ok {
+			pl.sk = sk
+		} else {
+			pl.goSort = true
+		}
+	}
+	pl.exact = !pl.goFilter && !pl.goSort
+	return pl
+}
+
+// countSQL returns the statement that counts the matches of an exact plan,
+// with its parameters.
+func (s *Store) countSQL(pl plan) (string, []any) {
+	return `SELECT count(*) FROM ` + s.t("resources") + ` r WHERE ` + pl.where, append([]any(nil), pl.b.args[:pl.nFilter]...)
+}
+
+// pageSQL returns the statement that reads one page of an exact plan, with
+// its parameters. The page's positions are found first, from the filter's
+// and the order's columns only (an index alone answers "the 100 Groups
+// after the first 50,000"); then the page's rows are read, and only their
+// groups or members, as the projection hints allow.
+func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
+	b := pl.b
+	sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
+	inner := "r.seq"
+	outer := "k.seq"
+	if pl.sk != "" {
+		inner += ", " + pl.sk + " AS sk"
+		outer = orderBy("k", "k.sk", q.Descending)
+	}
+	args := append([]any(nil), b.args...)
+	limit := "$" + strconv.Itoa(len(args)+1)
+	offset := "$" + strconv.Itoa(len(args)+2)
+	args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
+	return sel, `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
+		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) k
+		JOIN ` + s.t("resources") + ` p ON p.tenant = $1 AND p.type = $2 AND p.seq = k.seq
+		ORDER BY ` + outer, args
+}
+
+// wants reports whether the projection hints of q may ask for the
+// top-level core attribute name.
+func wants(q scim.Query, name string) bool {
+	if len(q.Attributes) > 0 {
+		for _, p := range q.Attributes {
+			if p.URN == "" && p.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range q.ExcludedAttributes {
+		if p.URN == "" && p.Name == name && p.Sub == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// queryExact answers a query SQL expresses exactly: the count and the
+// page in one round trip.
+func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
+	page := &scim.Page{Resources: []*scim.Resource{}}
+	batch := &pgx.Batch{}
+	countSQL, countArgs := s.countSQL(pl)
+	batch.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&page.TotalResults)
+	})
+	if q.Count > 0 {
+		sel, sql, args := s.pageSQL(pl, q)
+		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				r, err := sel.scan(rows, pl.b.typ)
+				if err != nil {
+					return err
+				}
+				page.Resources = append(page.Resources, r)
+			}
+			return rows.Err()
+		})
+	}
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// queryFallback answers a query whose filter (goFilter) or sort (goSort)
+// SQL cannot express exactly: SQL selects the candidates (a superset of
+// the matches) in the sort order if it can, Go keeps the matches and
+// sorts them, and pages. More candidates than the fallback limit is a
+// SCIM tooMany error, never a different answer.
+func (s *Store) queryFallback(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
+	b := pl.b
+	sel := s.selectList(b.typ, "r", true, true)
+	limit := b.arg(int64(s.fallbackLimit) + 1)
+	rows, err := s.pool.Query(ctx, `SELECT `+sel.cols+` FROM `+s.t("resources")+` r WHERE `+pl.where+
+		` ORDER BY `+orderBy("r", pl.sk, q.Descending)+` LIMIT `+limit, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var matches []*scim.Resource
+	n := 0
+	for rows.Next() {
+		n++
+		if n > s.fallbackLimit {
+			return nil, &scim.Error{
+				Status:   http.StatusBadRequest,
+				ScimType: scim.ErrTypeTooMany,
+				Detail:   fmt.Sprintf("the filter or sort order needs more than %d resources evaluated one by one; narrow the filter (for example with userName, externalId or id)", s.fallbackLimit),
+			}
+		}
+		r, err := sel.scan(rows, b.typ)
+		if err != nil {
+			return nil, err
+		}
+		if pl.goFilter && !scim.Matches(q.Filter, r) {
+			continue
+		}
+		matches = append(matches, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if pl.goSort && q.SortBy != nil {
+		scim.SortResources(matches, *q.SortBy, q.Descending)
+	}
+	start := min(max(q.StartIndex, 1)-1, len(matches))
+	end := min(start+max(q.Count, 0), len(matches))
+	out := make([]*scim.Resource, end-start)
+	copy(out, matches[start:end])
+	return &scim.Page{Resources: out, TotalResults: len(matches)}, nil
+}
