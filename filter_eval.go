@@ -523,6 +523,12 @@ func toTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// ParseDateTime reads a stored dateTime value as Matches, Compare and
+// SortResources do: RFC 3339 in either letter case with any number of
+// fractional digits, or without a zone as UTC. A store that compares times
+// in its own query language parses them with it.
+func ParseDateTime(s string) (time.Time, bool) { return parseDateTime(s, true) }
+
 // FoldCase maps s to the case-folded form that Matches, Compare and the
 // handler's unique keys use for attributes that are not case-exact: two
 // strings that differ only in case fold to the same string, and folded

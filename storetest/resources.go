@@ -59,7 +59,7 @@ var (
 	pPhotoType    = scim.AttrPath{Name: "photos", Sub: "type", Type: scim.TypeString, MultiValued: true}
 
 	pGroups        = scim.AttrPath{Name: "groups", Type: scim.TypeComplex, MultiValued: true}
-	pGroupsValue   = scim.AttrPath{Name: "groups", Sub: "value", Type: scim.TypeString, MultiValued: true}
+	pGroupsValue   = scim.AttrPath{Name: "groups", Sub: "value", Type: scim.TypeString, CaseExact: true, MultiValued: true}
 	pGroupsDisplay = scim.AttrPath{Name: "groups", Sub: "display", Type: scim.TypeString, MultiValued: true}
 
 	pMetaCreated      = scim.AttrPath{Name: "meta", Sub: "created", Type: scim.TypeDateTime}
@@ -82,7 +82,7 @@ var (
 	pCode     = scim.AttrPath{URN: extURN, Name: "code", Type: scim.TypeString, CaseExact: true}
 
 	pMembers        = scim.AttrPath{Name: "members", Type: scim.TypeComplex, MultiValued: true}
-	pMembersValue   = scim.AttrPath{Name: "members", Sub: "value", Type: scim.TypeString, MultiValued: true}
+	pMembersValue   = scim.AttrPath{Name: "members", Sub: "value", Type: scim.TypeString, CaseExact: true, MultiValued: true}
 	pMembersType    = scim.AttrPath{Name: "members", Sub: "type", Type: scim.TypeString, MultiValued: true}
 	pMembersDisplay = scim.AttrPath{Name: "members", Sub: "display", Type: scim.TypeString, MultiValued: true}
 )
