@@ -1,6 +1,12 @@
-// Command server runs a SCIM 2.0 service provider on the in-memory store:
+// Command server runs a SCIM 2.0 service provider, on the in-memory store:
 //
 //	go run ./examples/server
+//
+// or, for production and for several replicas sharing one directory, on
+// PostgreSQL (the DSN also from $SCIM_POSTGRES_DSN), which keeps the data
+// across restarts:
+//
+//	go run ./examples/server -postgres 'postgres://user@db:5432/app?sslmode=require'
 //
 // It serves http://127.0.0.1:8080/scim/v2 and accepts one bearer token:
 // $SCIM_TOKEN, or the contents of the file -token-file names, else a random
@@ -23,19 +29,31 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/scimkit/scim"
 	"github.com/scimkit/scim/memstore"
+	"github.com/scimkit/scim/postgres"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	token := flag.String("token", "", "bearer token clients must send; visible in the process list, prefer $SCIM_TOKEN or -token-file")
 	tokenFile := flag.String("token-file", "", "file holding the bearer token (default $SCIM_TOKEN, else random)")
+	dsn := flag.String("postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN to keep the directory in (default $SCIM_POSTGRES_DSN; none: in memory)")
+	schema := flag.String("postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the store's tables")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	tok, err := resolveToken(*token, *tokenFile, logger)
 	if err == nil {
-		err = run(*addr, tok, logger)
+		var store scim.Store
+		var closeStore func()
+		if store, closeStore, err = openStore(ctx, *dsn, *schema, logger); err == nil {
+			defer closeStore()
+			err = run(ctx, *addr, tok, store, logger)
+		}
 	}
 	if err != nil {
 		logger.Error("server stopped", "err", err)
@@ -43,7 +61,27 @@ func main() {
 	}
 }
 
-func run(addr, token string, logger *slog.Logger) error {
+// openStore opens the PostgreSQL store when dsn is set, else a memory
+// store; close releases it.
+func openStore(ctx context.Context, dsn, schema string, logger *slog.Logger) (store scim.Store, close func(), err error) {
+	if dsn == "" {
+		logger.Info("keeping the directory in memory: it is lost when the server stops (-postgres DSN keeps it)")
+		return memstore.New(), func() {}, nil
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	pg, err := postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithLogger(logger))
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
+	}
+	logger.Info("keeping the directory in PostgreSQL", "schema", schema)
+	return pg, pool.Close, nil
+}
+
+func run(ctx context.Context, addr, token string, store scim.Store, logger *slog.Logger) error {
 	if token == "" {
 		token = os.Getenv("SCIM_TOKEN")
 	}
@@ -55,7 +93,7 @@ func run(addr, token string, logger *slog.Logger) error {
 		token = hex.EncodeToString(b)
 		fmt.Printf("bearer token: %s\n", token)
 	}
-	h, err := scim.New(memstore.New(),
+	h, err := scim.New(store,
 		scim.NewBearerTokens(scim.Token{Secret: token, Principal: scim.Principal{ID: "example"}}),
 		scim.WithLogger(logger))
 	if err != nil {
@@ -72,8 +110,6 @@ func run(addr, token string, logger *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
