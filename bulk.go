@@ -56,7 +56,7 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 		return err
 	}
 	if h.strict && !containsAny(body["schemas"], BulkRequestSchema) {
-		return badRequest(ErrTypeInvalidValue, "\"schemas\" must be [%q]", BulkRequestSchema)
+		return badRequest(SCIMTypeInvalidValue, "\"schemas\" must be [%q]", BulkRequestSchema)
 	}
 	ops, failOnErrors, err := h.parseBulk(body)
 	if err != nil {
@@ -67,7 +67,7 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 	failed := map[string]bool{}    // bulkIds whose operation failed
 	errs := 0
 	for _, op := range cyclic {
-		op.result = bulkError(op, &Error{Status: http.StatusConflict, ScimType: ErrTypeInvalidValue,
+		op.result = bulkError(op, &Error{Status: http.StatusConflict, SCIMType: SCIMTypeInvalidValue,
 			Detail: "the operation's references to bulkIds " + strings.Join(op.refs, ", ") + " are part of, or wait on, a cycle of references; nothing of it was created"})
 		op.done = true
 		errs++
@@ -77,7 +77,7 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 			break
 		}
 		if missing := unresolved(op, created, failed); missing != "" {
-			op.result = bulkError(op, &Error{Status: http.StatusConflict, ScimType: ErrTypeInvalidValue,
+			op.result = bulkError(op, &Error{Status: http.StatusConflict, SCIMType: SCIMTypeInvalidValue,
 				Detail: fmt.Sprintf("bulkId %q names no resource: its operation failed or did not run", missing)})
 		} else {
 			op.result = h.runBulkOp(req, p, op, created)
@@ -117,14 +117,14 @@ func (h *Handler) parseBulk(body map[string]any) ([]*bulkOp, int, error) {
 			n, ok := v.(json.Number)
 			i, err := n.Int64()
 			if !ok || err != nil || i < 1 {
-				return nil, 0, badRequest(ErrTypeInvalidValue, "\"failOnErrors\" must be a positive integer")
+				return nil, 0, badRequest(SCIMTypeInvalidValue, "\"failOnErrors\" must be a positive integer")
 			}
 			failOnErrors = int(min(i, int64(h.bulkMaxOps)+1))
 		}
 	}
 	list, ok := rawOps.([]any)
 	if !ok || len(list) == 0 {
-		return nil, 0, badRequest(ErrTypeInvalidValue, "a bulk request needs a non-empty \"Operations\" array")
+		return nil, 0, badRequest(SCIMTypeInvalidValue, "a bulk request needs a non-empty \"Operations\" array")
 	}
 	if len(list) > h.bulkMaxOps {
 		return nil, 0, &Error{Status: http.StatusRequestEntityTooLarge,
@@ -135,7 +135,7 @@ func (h *Handler) parseBulk(body map[string]any) ([]*bulkOp, int, error) {
 	for i, raw := range list {
 		m, ok := raw.(map[string]any)
 		if !ok {
-			return nil, 0, badRequest(ErrTypeInvalidSyntax, "operation %d is not an object", i+1)
+			return nil, 0, badRequest(SCIMTypeInvalidSyntax, "operation %d is not an object", i+1)
 		}
 		op := &bulkOp{index: i}
 		for k, v := range m {
@@ -155,15 +155,15 @@ func (h *Handler) parseBulk(body map[string]any) ([]*bulkOp, int, error) {
 		}
 		switch {
 		case op.method != http.MethodPost && op.method != http.MethodPut && op.method != http.MethodPatch && op.method != http.MethodDelete:
-			return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d: method must be POST, PUT, PATCH or DELETE", i+1)
+			return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d: method must be POST, PUT, PATCH or DELETE", i+1)
 		case !strings.HasPrefix(op.path, "/"):
-			return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d: \"path\" must be a resource path such as /Users or /Users/{id}", i+1)
+			return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d: \"path\" must be a resource path such as /Users or /Users/{id}", i+1)
 		case op.method == http.MethodPost && op.bulkID == "":
-			return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d: a POST needs a \"bulkId\"", i+1)
+			return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d: a POST needs a \"bulkId\"", i+1)
 		case op.bulkID != "" && bulkIDs[op.bulkID]:
-			return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d: bulkId %q is used twice", i+1, op.bulkID)
+			return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d: bulkId %q is used twice", i+1, op.bulkID)
 		case op.method != http.MethodDelete && !op.hasData:
-			return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d: %s needs \"data\"", i+1, op.method)
+			return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d: %s needs \"data\"", i+1, op.method)
 		}
 		if op.bulkID != "" {
 			bulkIDs[op.bulkID] = true
@@ -174,7 +174,7 @@ func (h *Handler) parseBulk(body map[string]any) ([]*bulkOp, int, error) {
 	for _, op := range ops {
 		for _, ref := range op.refs {
 			if !bulkIDs[ref] {
-				return nil, 0, badRequest(ErrTypeInvalidValue, "operation %d refers to bulkId %q, which no operation of the request creates", op.index+1, ref)
+				return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d refers to bulkId %q, which no operation of the request creates", op.index+1, ref)
 			}
 		}
 	}
@@ -291,12 +291,12 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 	if op.hasData {
 		var err error
 		if body, err = json.Marshal(walkStrings(op.data, resolve)); err != nil {
-			return bulkError(op, badRequest(ErrTypeInvalidSyntax, "operation data cannot be encoded: %v", err))
+			return bulkError(op, badRequest(SCIMTypeInvalidSyntax, "operation data cannot be encoded: %v", err))
 		}
 	}
 	r, err := http.NewRequestWithContext(outer.r.Context(), op.method, outer.base+"/"+strings.Join(segs, "/"), bytes.NewReader(body))
 	if err != nil {
-		return bulkError(op, badRequest(ErrTypeInvalidValue, "operation path %q is not a valid path", op.path))
+		return bulkError(op, badRequest(SCIMTypeInvalidValue, "operation path %q is not a valid path", op.path))
 	}
 	r.Header.Set("Content-Type", mediaType)
 	if op.version != "" {
@@ -309,9 +309,9 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 	case !ok || rt == nil:
 		err = &Error{Status: http.StatusNotFound, Detail: "operation path " + op.path + " is no resource endpoint"}
 	case op.method == http.MethodPost && len(segs) != 1:
-		err = badRequest(ErrTypeInvalidValue, "a POST operation's path must be a resource type endpoint such as /Users")
+		err = badRequest(SCIMTypeInvalidValue, "a POST operation's path must be a resource type endpoint such as /Users")
 	case op.method != http.MethodPost && len(segs) != 2:
-		err = badRequest(ErrTypeInvalidValue, "a %s operation's path must name a resource, such as /Users/{id}", op.method)
+		err = badRequest(SCIMTypeInvalidValue, "a %s operation's path must name a resource, such as /Users/{id}", op.method)
 	default:
 		err = h.dispatch(inner, p, rt, segs)
 	}
@@ -337,8 +337,8 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 func bulkError(op *bulkOp, err error) map[string]any {
 	e := toError(err)
 	body := map[string]any{"schemas": []string{ErrorSchema}, "status": strconv.Itoa(e.Status)}
-	if e.ScimType != "" {
-		body["scimType"] = e.ScimType
+	if e.SCIMType != "" {
+		body["scimType"] = e.SCIMType
 	}
 	if e.Detail != "" {
 		body["detail"] = e.Detail

@@ -40,7 +40,7 @@ func (d decoder) resource(body map[string]any) (map[string]any, error) {
 				continue
 			}
 			if !ok {
-				return nil, badRequest(ErrTypeInvalidValue, "extension %q must be a JSON object", ext.urn)
+				return nil, badRequest(SCIMTypeInvalidValue, "extension %q must be a JSON object", ext.urn)
 			}
 			sub := map[string]any{}
 			for k, v := range obj {
@@ -71,7 +71,7 @@ func (d decoder) resource(body map[string]any) (map[string]any, error) {
 func (d decoder) put(m map[string]any, def *attrDef, key string, raw any) error {
 	if def == nil {
 		if d.strict {
-			return badRequest(ErrTypeInvalidValue, "unknown attribute %q", key)
+			return badRequest(SCIMTypeInvalidValue, "unknown attribute %q", key)
 		}
 		return nil
 	}
@@ -117,7 +117,7 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 		_, isObject := raw.(map[string]any)
 		_, isString := raw.(string)
 		if d.strict || !(isObject || isString && d.patch && referencesResources(def)) {
-			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is multi-valued and needs an array", def.name)
+			return nil, badRequest(SCIMTypeInvalidValue, "attribute %q is multi-valued and needs an array", def.name)
 		}
 		arr = []any{raw}
 	}
@@ -138,7 +138,7 @@ func (d decoder) value(def *attrDef, raw any) (any, error) {
 		}
 		if m, ok := v.(map[string]any); ok && m["primary"] == true && primary {
 			if d.strict {
-				return nil, badRequest(ErrTypeInvalidValue, "more than one value of %q is primary", def.name)
+				return nil, badRequest(SCIMTypeInvalidValue, "more than one value of %q is primary", def.name)
 			}
 			delete(m, "primary") // keep the first primary value
 			if len(m) == 0 {
@@ -177,7 +177,7 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 				// Entra ID's members and manager.
 				obj = map[string]any{"value": s}
 			} else {
-				return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a JSON object", def.name)
+				return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs a JSON object", def.name)
 			}
 		}
 		out := map[string]any{}
@@ -185,7 +185,7 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 			if v == nil && def.multi && d.strict {
 				// A value of a multi-valued attribute lists what it has;
 				// identity providers send "$ref": null in members.
-				return nil, badRequest(ErrTypeInvalidValue, "sub-attribute %q of a %q value is null; leave it out", k, def.name)
+				return nil, badRequest(SCIMTypeInvalidValue, "sub-attribute %q of a %q value is null; leave it out", k, def.name)
 			}
 			sub := def.sub(k)
 			if sub == nil && !d.strict {
@@ -193,7 +193,7 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 			}
 			if sub == nil {
 				if d.strict {
-					return nil, badRequest(ErrTypeInvalidValue, "unknown sub-attribute %q of %q", k, def.name)
+					return nil, badRequest(SCIMTypeInvalidValue, "unknown sub-attribute %q of %q", k, def.name)
 				}
 				continue
 			}
@@ -220,7 +220,7 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 // simple decodes a value of a simple type.
 func (d decoder) simple(def *attrDef, raw any) (any, error) {
 	bad := func() (any, error) {
-		return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a %s value, got %s", def.name, def.typ, jsonKind(raw))
+		return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs a %s value, got %s", def.name, def.typ, jsonKind(raw))
 	}
 	switch def.typ {
 	case TypeString, TypeReference:
@@ -231,7 +231,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		if def.required && strings.TrimSpace(s) == "" {
 			// RFC 7643 §2.2: a required attribute needs a value, and ""
 			// (or blanks) is none.
-			return nil, badRequest(ErrTypeInvalidValue, "attribute %q is required and cannot be empty", def.name)
+			return nil, badRequest(SCIMTypeInvalidValue, "attribute %q is required and cannot be empty", def.name)
 		}
 		return s, nil
 	case TypeBinary:
@@ -241,7 +241,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		}
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
 			if _, err := base64.RawStdEncoding.DecodeString(s); err != nil {
-				return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs base64 data", def.name)
+				return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs base64 data", def.name)
 			}
 		}
 		return s, nil
@@ -264,7 +264,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		}
 		i, err := n.Int64()
 		if err != nil {
-			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs an integer, got %s", def.name, n)
+			return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs an integer, got %s", def.name, n)
 		}
 		return i, nil
 	case TypeDecimal:
@@ -274,7 +274,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 		}
 		f, err := n.Float64()
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs a decimal, got %s", def.name, n)
+			return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs a decimal, got %s", def.name, n)
 		}
 		return f, nil
 	case TypeDateTime:
@@ -283,7 +283,7 @@ func (d decoder) simple(def *attrDef, raw any) (any, error) {
 			return bad()
 		}
 		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return nil, badRequest(ErrTypeInvalidValue, "attribute %q needs an RFC 3339 date-time, got %q", def.name, s)
+			return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs an RFC 3339 date-time, got %q", def.name, s)
 		}
 		return s, nil
 	}
@@ -365,31 +365,31 @@ func (d decoder) checkSchemas(body map[string]any) error {
 	}
 	if !found {
 		if d.strict {
-			return badRequest(ErrTypeInvalidValue, "the request has no \"schemas\"")
+			return badRequest(SCIMTypeInvalidValue, "the request has no \"schemas\"")
 		}
 		return nil
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		return badRequest(ErrTypeInvalidValue, "\"schemas\" must be an array of URNs")
+		return badRequest(SCIMTypeInvalidValue, "\"schemas\" must be an array of URNs")
 	}
 	core := false
 	for _, u := range list {
 		s, ok := u.(string)
 		if !ok {
-			return badRequest(ErrTypeInvalidValue, "\"schemas\" must be an array of URNs")
+			return badRequest(SCIMTypeInvalidValue, "\"schemas\" must be an array of URNs")
 		}
 		sd := d.rt.schemaByURN(s)
 		if sd == nil {
 			if d.strict {
-				return badRequest(ErrTypeInvalidValue, "schema %q is not one of resource type %s", s, d.rt.Name)
+				return badRequest(SCIMTypeInvalidValue, "schema %q is not one of resource type %s", s, d.rt.Name)
 			}
 			continue
 		}
 		core = core || sd == d.rt.core
 	}
 	if !core && d.strict {
-		return badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", d.rt.core.urn)
+		return badRequest(SCIMTypeInvalidValue, "\"schemas\" must include %q", d.rt.core.urn)
 	}
 	return nil
 }
@@ -399,17 +399,17 @@ func (d decoder) checkSchemas(body map[string]any) error {
 func (d decoder) checkRequired(attrs map[string]any) error {
 	for _, a := range d.rt.core.attrs {
 		if a.required && a.mutability != "readOnly" && attrs[a.name] == nil {
-			return badRequest(ErrTypeInvalidValue, "attribute %q is required", a.name)
+			return badRequest(SCIMTypeInvalidValue, "attribute %q is required", a.name)
 		}
 	}
 	for _, e := range d.rt.extensions {
 		ext, present := attrs[e.urn].(map[string]any)
 		if d.rt.required[e.urn] && !present {
-			return badRequest(ErrTypeInvalidValue, "extension %q is required", e.urn)
+			return badRequest(SCIMTypeInvalidValue, "extension %q is required", e.urn)
 		}
 		for _, a := range e.attrs {
 			if present && a.required && a.mutability != "readOnly" && ext[a.name] == nil {
-				return badRequest(ErrTypeInvalidValue, "attribute %q of %q is required", a.name, e.urn)
+				return badRequest(SCIMTypeInvalidValue, "attribute %q of %q is required", a.name, e.urn)
 			}
 		}
 	}
@@ -435,7 +435,7 @@ func (d decoder) carryOver(old, repl map[string]any, nulls map[string]bool) erro
 			switch a.mutability {
 			case "immutable":
 				if had && has && !equalValues(ov, nv) {
-					return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: "attribute " + where + a.name + " is immutable", Err: errImmutable}
+					return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeMutability, Detail: "attribute " + where + a.name + " is immutable", Err: errImmutable}
 				}
 				if had && !has {
 					n[a.name] = cloneValue(ov)

@@ -20,9 +20,13 @@ func (h *Handler) serveServiceProviderConfig(req *request) error {
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": h.bulkMaxOps > 0, "maxOperations": h.bulkMaxOps, "maxPayloadSize": h.bulkMaxBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": h.maxResults},
-		"changePassword":   map[string]any{"supported": !h.dropPasswords},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		"pagination": map[string]any{ // RFC 9865 §4
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": h.maxResults, "maxPageSize": h.maxResults,
+		},
+		"changePassword": map[string]any{"supported": !h.dropPasswords},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",

@@ -7,25 +7,27 @@ import (
 	"net/http"
 )
 
-// SCIM error types (RFC 7644 §3.12, Table 9).
+// The values of an error's scimType (RFC 7644 §3.12, Table 9; RFC 9865
+// §3.1 for cursors), for Error.SCIMType.
 const (
-	ErrTypeInvalidFilter = "invalidFilter"
-	ErrTypeTooMany       = "tooMany"
-	ErrTypeUniqueness    = "uniqueness"
-	ErrTypeMutability    = "mutability"
-	ErrTypeInvalidSyntax = "invalidSyntax"
-	ErrTypeInvalidPath   = "invalidPath"
-	ErrTypeNoTarget      = "noTarget"
-	ErrTypeInvalidValue  = "invalidValue"
-	ErrTypeInvalidVers   = "invalidVers"
-	ErrTypeSensitive     = "sensitive"
+	SCIMTypeInvalidFilter = "invalidFilter"
+	SCIMTypeTooMany       = "tooMany"
+	SCIMTypeUniqueness    = "uniqueness"
+	SCIMTypeMutability    = "mutability"
+	SCIMTypeInvalidSyntax = "invalidSyntax"
+	SCIMTypeInvalidPath   = "invalidPath"
+	SCIMTypeNoTarget      = "noTarget"
+	SCIMTypeInvalidValue  = "invalidValue"
+	SCIMTypeInvalidVers   = "invalidVers"
+	SCIMTypeSensitive     = "sensitive"
+	SCIMTypeInvalidCursor = "invalidCursor"
 )
 
 // Error is a SCIM error response (RFC 7644 §3.12). Handlers write it with
 // the Error schema; Status travels as a string in the body, as the RFC says.
 type Error struct {
 	Status   int
-	ScimType string
+	SCIMType string
 	Detail   string
 	// Err is the underlying cause, if any; it is never sent to the client.
 	Err error
@@ -34,8 +36,8 @@ type Error struct {
 // Error implements error; it includes the cause, which clients never see.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("scim: %d", e.Status)
-	if e.ScimType != "" {
-		s += " " + e.ScimType
+	if e.SCIMType != "" {
+		s += " " + e.SCIMType
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
@@ -51,7 +53,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // newError returns a SCIM error with a formatted detail.
 func newError(status int, scimType, format string, args ...any) *Error {
-	return &Error{Status: status, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Status: status, SCIMType: scimType, Detail: fmt.Sprintf(format, args...)}
 }
 
 func badRequest(scimType, format string, args ...any) *Error {
@@ -74,13 +76,15 @@ func toError(err error) *Error {
 	case errors.Is(err, ErrVersionMismatch):
 		return &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match", Err: err}
 	case errors.Is(err, ErrNoTarget):
-		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeNoTarget, Detail: "no member matches the filter", Err: err}
+		return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeNoTarget, Detail: "no member matches the filter", Err: err}
 	case errors.As(err, &mnf):
-		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: fmt.Sprintf("member %q is not a User or Group", mnf.ID), Err: err}
+		return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeInvalidValue, Detail: fmt.Sprintf("member %q is not a User or Group", mnf.ID), Err: err}
 	case errors.Is(err, ErrMemberNotFound):
-		return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeInvalidValue, Detail: "a member is not a User or Group", Err: err}
+		return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeInvalidValue, Detail: "a member is not a User or Group", Err: err}
+	case errors.Is(err, ErrInvalidCursor):
+		return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeInvalidCursor, Detail: "the cursor is not one this server handed out for this query", Err: err}
 	case errors.Is(err, ErrUniqueness):
-		return &Error{Status: http.StatusConflict, ScimType: ErrTypeUniqueness, Detail: "one or more attribute values are already in use", Err: err}
+		return &Error{Status: http.StatusConflict, SCIMType: SCIMTypeUniqueness, Detail: "one or more attribute values are already in use", Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "request cancelled or timed out", Err: err}
 	default:

@@ -21,13 +21,13 @@ func (rt *resourceType) parseFilter(s string, strict bool) (Filter, error) {
 	// The limits keep the parser, the evaluator and a store's query
 	// translation from working without bound.
 	if l := rt.limits.FilterBytes; len(s) > l {
-		return nil, limitError(ErrTypeInvalidFilter, "invalid filter: the filter is %d bytes long, more than the %d allowed", len(s), l)
+		return nil, limitError(SCIMTypeInvalidFilter, "invalid filter: the filter is %d bytes long, more than the %d allowed", len(s), l)
 	}
 	if !utf8.ValidString(s) {
-		return nil, badRequest(ErrTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
+		return nil, badRequest(SCIMTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
 	}
 	if i := invalidText(s); i >= 0 {
-		return nil, badRequest(ErrTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
+		return nil, badRequest(SCIMTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
 	}
 	p := &filterParser{rt: rt, src: s, strict: strict}
 	f, err := p.parseOr()
@@ -92,7 +92,7 @@ type filterParser struct {
 }
 
 func (p *filterParser) errorf(pos int, format string, args ...any) *Error {
-	return badRequest(ErrTypeInvalidFilter, "invalid filter: %s (at position %d)", fmt.Sprintf(format, args...), pos+1)
+	return badRequest(SCIMTypeInvalidFilter, "invalid filter: %s (at position %d)", fmt.Sprintf(format, args...), pos+1)
 }
 
 func isFilterSpace(c byte) bool {

@@ -369,7 +369,7 @@ func requireFilterError(t *testing.T, err error, detail string) {
 	var se *Error
 	require.True(t, errors.As(err, &se), "error %v is not a *Error", err)
 	assert.Equal(t, 400, se.Status)
-	assert.Equal(t, ErrTypeInvalidFilter, se.ScimType)
+	assert.Equal(t, SCIMTypeInvalidFilter, se.SCIMType)
 	assert.Contains(t, se.Detail, detail)
 }
 
@@ -832,7 +832,7 @@ func FuzzParseFilter(f *testing.F) {
 			flt, err := rt.parseFilter(s, strict)
 			if err != nil {
 				var se *Error
-				if !errors.As(err, &se) || se.Status != 400 || se.ScimType != ErrTypeInvalidFilter {
+				if !errors.As(err, &se) || se.Status != 400 || se.SCIMType != SCIMTypeInvalidFilter {
 					t.Fatalf("parseFilter(%q, %v): error %#v is not a 400 invalidFilter *Error", s, strict, err)
 				}
 				if flt != nil {

@@ -74,8 +74,8 @@ func FuzzFilter(f *testing.F) {
 		flt, err := rt.parseFilter(s, strict)
 		if err != nil {
 			requireClientError(t, err)
-			if e := toError(err); e.ScimType != ErrTypeInvalidFilter {
-				t.Fatalf("scimType %q, want invalidFilter", e.ScimType)
+			if e := toError(err); e.SCIMType != SCIMTypeInvalidFilter {
+				t.Fatalf("scimType %q, want invalidFilter", e.SCIMType)
 			}
 			return
 		}

@@ -140,13 +140,13 @@ func TestAfterHooksOncePerWrite(t *testing.T) {
 // TestBeforeHooksRefuse: a before hook's *scim.Error reaches the client as
 // it is, and nothing is written.
 func TestBeforeHooksRefuse(t *testing.T) {
-	lastOwner := &scim.Error{Status: http.StatusConflict, ScimType: "mutability", Detail: "the company's only owner cannot be deactivated"}
+	lastOwner := &scim.Error{Status: http.StatusConflict, SCIMType: "mutability", Detail: "the company's only owner cannot be deactivated"}
 	store := memstore.New()
 	var afterCalls hookLog
 	s := newServerWithStore(t, store, scim.WithHooks(scim.Hooks{
 		BeforeCreate: func(_ context.Context, r *scim.Resource) error {
 			if name, _ := r.Attributes["userName"].(string); strings.HasSuffix(name, "@blocked.example") {
-				return &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ErrTypeInvalidValue, Detail: "this domain may not sign in"}
+				return &scim.Error{Status: http.StatusBadRequest, SCIMType: scim.SCIMTypeInvalidValue, Detail: "this domain may not sign in"}
 			}
 			if r.Type == "User" {
 				r.Attributes["title"] = "Newcomer" // a default
@@ -168,7 +168,7 @@ func TestBeforeHooksRefuse(t *testing.T) {
 		BeforeMembers: func(_ context.Context, m *scim.Membership) error {
 			for _, id := range m.Added {
 				if strings.HasPrefix(id, "x") {
-					return &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ErrTypeInvalidValue, Detail: "not in this group"}
+					return &scim.Error{Status: http.StatusBadRequest, SCIMType: scim.SCIMTypeInvalidValue, Detail: "not in this group"}
 				}
 			}
 			return nil

@@ -464,7 +464,7 @@ func (g *ownerGuard) Replace(ctx context.Context, res *scim.Resource, expected s
 	owner := g.owner
 	g.mu.Unlock()
 	if res.ID == owner && res.Attributes["active"] == false {
-		return nil, &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ErrTypeMutability,
+		return nil, &scim.Error{Status: http.StatusBadRequest, SCIMType: scim.SCIMTypeMutability,
 			Detail: "the only company owner cannot be disabled; assign another company owner first"}
 	}
 	return g.tenantStore.Replace(ctx, res, expected)

@@ -28,10 +28,10 @@ import (
 func readJSON(r *http.Request, l Limits) (any, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, l.BodyBytes+1))
 	if err != nil {
-		return nil, badRequest(ErrTypeInvalidSyntax, "cannot read the request body")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "cannot read the request body")
 	}
 	if int64(len(body)) > l.BodyBytes {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, ScimType: ErrTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(l.BodyBytes, 10) + " bytes", Err: errTooLarge}
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, SCIMType: SCIMTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(l.BodyBytes, 10) + " bytes", Err: errTooLarge}
 	}
 	return parseJSON(body, l)
 }
@@ -41,7 +41,7 @@ func readJSON(r *http.Request, l Limits) (any, error) {
 // decoded value checks its strings.
 func parseJSON(body []byte, l Limits) (any, error) {
 	if !utf8.Valid(body) {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body is not valid UTF-8")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "request body is not valid UTF-8")
 	}
 	if err := scanStructure(body, l.JSONDepth); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func parseJSON(body []byte, l Limits) (any, error) {
 		return nil, syntaxError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body holds more than one JSON value")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "request body holds more than one JSON value")
 	}
 	if err := checkStrings(v, l); err != nil {
 		return nil, err
@@ -66,9 +66,9 @@ func parseJSON(body []byte, l Limits) (any, error) {
 func syntaxError(err error) *Error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
+		return badRequest(SCIMTypeInvalidSyntax, "request body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
 	}
-	return badRequest(ErrTypeInvalidSyntax, "request body is not valid JSON: it ends too early")
+	return badRequest(SCIMTypeInvalidSyntax, "request body is not valid JSON: it ends too early")
 }
 
 // jsonFrame is an object or array scanStructure is inside.
@@ -90,7 +90,7 @@ func scanStructure(b []byte, maxDepth int) error {
 		switch b[i] {
 		case '{', '[':
 			if len(stack) >= maxDepth {
-				return limitError(ErrTypeInvalidSyntax, "request body nests objects and arrays more than %d levels deep", maxDepth)
+				return limitError(SCIMTypeInvalidSyntax, "request body nests objects and arrays more than %d levels deep", maxDepth)
 			}
 			stack = append(stack, jsonFrame{object: b[i] == '{'})
 			expectKey = b[i] == '{'
@@ -141,7 +141,7 @@ func (f *jsonFrame) addKey(key string) error {
 		f.keys = map[string]struct{}{f.first: {}}
 	}
 	if _, dup := f.keys[folded]; dup {
-		return badRequest(ErrTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
+		return badRequest(SCIMTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
 	}
 	f.keys[folded] = struct{}{}
 	return nil
@@ -152,10 +152,10 @@ func (f *jsonFrame) addKey(key string) error {
 func checkStrings(v any, l Limits) error {
 	check := func(s string) error {
 		if len(s) > l.StringBytes {
-			return limitError(ErrTypeInvalidValue, "a string of %d bytes is longer than the %d allowed", len(s), l.StringBytes)
+			return limitError(SCIMTypeInvalidValue, "a string of %d bytes is longer than the %d allowed", len(s), l.StringBytes)
 		}
 		if i := invalidText(s); i >= 0 {
-			return badRequest(ErrTypeInvalidValue, "string %s holds control character %U, which is not allowed", quoteShort(s), []rune(s[i:])[0])
+			return badRequest(SCIMTypeInvalidValue, "string %s holds control character %U, which is not allowed", quoteShort(s), []rune(s[i:])[0])
 		}
 		return nil
 	}
@@ -205,7 +205,7 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, badRequest(ErrTypeInvalidSyntax, "request body must be a JSON object")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "request body must be a JSON object")
 	}
 	return m, nil
 }
@@ -216,23 +216,23 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 // dropped, a filter among them.
 func checkRequestText(r *http.Request) error {
 	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
-		return badRequest(ErrTypeInvalidSyntax, "the request path is not valid UTF-8 text")
+		return badRequest(SCIMTypeInvalidSyntax, "the request path is not valid UTF-8 text")
 	}
 	for _, seg := range strings.Split(r.URL.Path, "/") {
 		// Routers that do not clean paths would let "/Users/../Groups/g1"
 		// reach a Group through the Users endpoint.
 		if seg == "." || seg == ".." {
-			return badRequest(ErrTypeInvalidSyntax, "the request path holds a %q segment", seg)
+			return badRequest(SCIMTypeInvalidSyntax, "the request path holds a %q segment", seg)
 		}
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badRequest(ErrTypeInvalidSyntax, "the query string does not parse")
+		return badRequest(SCIMTypeInvalidSyntax, "the query string does not parse")
 	}
 	for k, vs := range q {
 		for _, v := range append(vs, k) {
 			if !utf8.ValidString(v) || invalidText(v) >= 0 {
-				return badRequest(ErrTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
+				return badRequest(SCIMTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
 			}
 		}
 	}

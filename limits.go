@@ -122,13 +122,13 @@ var errTooLarge = errors.New("request exceeds a configured limit")
 // (tooMany for counts, invalidSyntax, invalidValue or invalidFilter for
 // sizes), and the limit in the detail.
 func limitError(scimType, format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, ScimType: scimType, Detail: fmt.Sprintf(format, args...), Err: errTooLarge}
+	return &Error{Status: http.StatusBadRequest, SCIMType: scimType, Detail: fmt.Sprintf(format, args...), Err: errTooLarge}
 }
 
 // checkValueCount refuses a multi-valued attribute of more than l.Values values.
 func (l Limits) checkValueCount(name string, n int) error {
 	if n > l.Values {
-		return limitError(ErrTypeTooMany, "attribute %q holds %d values, more than the %d allowed", name, n, l.Values)
+		return limitError(SCIMTypeTooMany, "attribute %q holds %d values, more than the %d allowed", name, n, l.Values)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -12,27 +13,37 @@ import (
 // listRequest is a list or search request (RFC 7644 §3.4.2, §3.4.3) as
 // the client sent it.
 type listRequest struct {
-	filter     string
-	sortBy     string
-	sortOrder  string
-	startIndex int
-	count      int
-	countSet   bool
-	attributes []string
-	excluded   []string
+	filter        string
+	sortBy        string
+	sortOrder     string
+	startIndex    int
+	startIndexSet bool
+	count         int
+	countSet      bool
+	attributes    []string
+	excluded      []string
+	cursor        string // RFC 9865; "" with cursorSet asks for the first page
+	cursorSet     bool
 }
 
 // queryParam returns a query parameter, matching its name case-insensitively.
 func queryParam(q url.Values, name string) string {
+	v, _ := queryParamSet(q, name)
+	return v
+}
+
+// queryParamSet returns a query parameter and whether it is there at all,
+// matching its name case-insensitively.
+func queryParamSet(q url.Values, name string) (string, bool) {
 	if v, ok := q[name]; ok {
-		return v[0]
+		return v[0], true
 	}
 	for k, v := range q {
 		if strings.EqualFold(k, name) {
-			return v[0]
+			return v[0], true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func splitList(s string) []string {
@@ -60,7 +71,7 @@ func splitList(s string) []string {
 func parseIntParam(name, v string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		return 0, badRequest(ErrTypeInvalidValue, "%s must be an integer, got %q", name, v)
+		return 0, badRequest(SCIMTypeInvalidValue, "%s must be an integer, got %q", name, v)
 	}
 	return n, nil
 }
@@ -79,7 +90,9 @@ func listRequestFromQuery(q url.Values) (listRequest, error) {
 		if lr.startIndex, err = parseIntParam("startIndex", v); err != nil {
 			return lr, err
 		}
+		lr.startIndexSet = true
 	}
+	lr.cursor, lr.cursorSet = queryParamSet(q, "cursor")
 	if v := queryParam(q, "count"); v != "" {
 		if lr.count, err = parseIntParam("count", v); err != nil {
 			return lr, err
@@ -100,7 +113,7 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 	lr := listRequest{startIndex: 1}
 	var schemas []string
 	wrongType := func(key, want string) error {
-		return badRequest(ErrTypeInvalidValue, "%q must be %s", key, want)
+		return badRequest(SCIMTypeInvalidValue, "%q must be %s", key, want)
 	}
 	for k, v := range body {
 		switch strings.ToLower(k) {
@@ -116,7 +129,7 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 			if lr.excluded, err = stringList(v, k, h.strict); err != nil {
 				return lr, err
 			}
-		case "filter", "sortby", "sortorder":
+		case "filter", "sortby", "sortorder", "cursor":
 			s, ok := v.(string)
 			if !ok && v != nil {
 				return lr, wrongType(k, "a string")
@@ -126,6 +139,8 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 				lr.filter = s
 			case "sortby":
 				lr.sortBy = s
+			case "cursor":
+				lr.cursor, lr.cursorSet = s, true
 			default:
 				lr.sortOrder = s
 			}
@@ -141,12 +156,12 @@ func (h *Handler) listRequestFromBody(r *http.Request) (listRequest, error) {
 			if strings.EqualFold(k, "count") {
 				lr.count, lr.countSet = int(i), true
 			} else {
-				lr.startIndex = int(i)
+				lr.startIndex, lr.startIndexSet = int(i), true
 			}
 		}
 	}
 	if h.strict && !containsFold(schemas, SearchRequestSchema) {
-		return listRequest{}, badRequest(ErrTypeInvalidValue, "\"schemas\" must include %q", SearchRequestSchema)
+		return listRequest{}, badRequest(SCIMTypeInvalidValue, "\"schemas\" must include %q", SearchRequestSchema)
 	}
 	return lr, nil
 }
@@ -162,7 +177,7 @@ func stringList(raw any, name string, strict bool) ([]string, error) {
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
+				return nil, badRequest(SCIMTypeInvalidValue, "%s must be an array of strings", name)
 			}
 			list = append(list, s)
 		}
@@ -172,7 +187,7 @@ func stringList(raw any, name string, strict bool) ([]string, error) {
 			return splitList(v), nil
 		}
 	}
-	return nil, badRequest(ErrTypeInvalidValue, "%s must be an array of strings", name)
+	return nil, badRequest(SCIMTypeInvalidValue, "%s must be an array of strings", name)
 }
 
 func containsFold(list []string, s string) bool {
@@ -190,6 +205,16 @@ func (h *Handler) serveList(req *request, rt *resourceType) error {
 		return err
 	}
 	return h.writeList(req, []*resourceType{rt}, lr)
+}
+
+// serveRootList answers GET on the service root: a query over every
+// resource type (RFC 7644 §3.4.2.1).
+func (h *Handler) serveRootList(req *request) error {
+	lr, err := listRequestFromQuery(req.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	return h.writeList(req, h.types, lr)
 }
 
 func (h *Handler) serveSearch(req *request, rt *resourceType) error {
@@ -212,11 +237,10 @@ type typeQuery struct {
 }
 
 // writeList answers a list or search over one or more resource types. Over
-// several (a search at the root) each type's matches follow the previous
-// type's, each type sorted on its own; a type the filter's attributes do
-// not belong to has no matches.
+// several (a query at the root) the matches of all types are one list:
+// sorted across types with sortBy, else each type's after the previous
+// type's. A type the filter's attributes do not belong to has no matches.
 func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest) error {
-	ctx := req.r.Context()
 	if err := h.checkAttributeNames(lr.attributes, lr.excluded); err != nil {
 		return err
 	}
@@ -240,41 +264,115 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 			return err
 		}
 		sorted = sorted || tq.query.SortBy != nil
-		tq.query.StartIndex, tq.query.Count = startIndex, count
 		queries = append(queries, tq)
 	}
 	if len(queries) == 0 && firstErr != nil {
 		return firstErr
 	}
 	if lr.sortBy != "" && !sorted && len(queries) > 0 {
-		return badRequest(ErrTypeInvalidValue, "sortBy: no resource type has attribute %q", lr.sortBy)
+		return badRequest(SCIMTypeInvalidValue, "sortBy: no resource type has attribute %q", lr.sortBy)
 	}
-
-	resources := []map[string]any{}
-	total := 0
-	skip := startIndex - 1 // matches of earlier types still to skip
+	switch {
+	case lr.cursorSet:
+		return h.writeCursorPage(req, types, queries, lr, count)
+	case len(queries) == 1:
+		q := queries[0]
+		q.query.StartIndex, q.query.Count = startIndex, count
+		page, err := h.store.Query(req.r.Context(), q.rt.Name, q.query)
+		if err != nil {
+			return err
+		}
+		writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, []typedPage{{q, page.Resources}}, count), page.TotalResults, startIndex))
+		return nil
+	case sorted:
+		return h.writeSortedAcrossTypes(req, queries, lr, startIndex, count)
+	}
+	// Unsorted across types: each type's window starts after what the
+	// earlier types' matches covered.
+	var pages []typedPage
+	total, got := 0, 0
+	skip := startIndex - 1
 	for _, tq := range queries {
 		q := tq.query
-		if len(queries) > 1 {
-			// Page across types: this type's window starts after what the
-			// earlier types' matches covered.
-			q.StartIndex = skip + 1
-			q.Count = count - len(resources)
-		}
-		page, err := h.store.Query(ctx, tq.rt.Name, q)
+		q.StartIndex, q.Count = skip+1, count-got
+		page, err := h.store.Query(req.r.Context(), tq.rt.Name, q)
 		if err != nil {
 			return err
 		}
 		total += page.TotalResults
 		skip = max(skip-page.TotalResults, 0)
-		for _, res := range page.Resources {
-			if len(resources) >= count {
-				break
+		pages = append(pages, typedPage{tq, page.Resources})
+		got += len(page.Resources)
+	}
+	writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, pages, count), total, startIndex))
+	return nil
+}
+
+// typedPage is resources a query of one type returned.
+type typedPage struct {
+	tq        typeQuery
+	resources []*Resource
+}
+
+// renderAll renders the pages' resources in order, at most count of them.
+func (h *Handler) renderAll(req *request, pages []typedPage, count int) []map[string]any {
+	out := []map[string]any{}
+	for _, p := range pages {
+		for _, res := range p.resources {
+			if len(out) == count {
+				return out
 			}
-			resources = append(resources, tq.rt.render(res, req.base, tq.proj))
+			out = append(out, p.tq.rt.render(res, req.base, p.tq.proj))
 		}
 	}
-	writeJSON(req.w, http.StatusOK, listResponse(resources, total, startIndex))
+	return out
+}
+
+// writeSortedAcrossTypes answers a sorted query over several types as one
+// list: each type's first startIndex-1+count matches, merged by the sort
+// value, then the window. Ties keep the types' order.
+func (h *Handler) writeSortedAcrossTypes(req *request, queries []typeQuery, lr listRequest, startIndex, count int) error {
+	type item struct {
+		tq  typeQuery
+		res *Resource
+		key any
+	}
+	var by *AttrPath
+	var all []item
+	total := 0
+	for _, tq := range queries {
+		q := tq.query
+		q.StartIndex, q.Count = 1, startIndex-1+count
+		page, err := h.store.Query(req.r.Context(), tq.rt.Name, q)
+		if err != nil {
+			return err
+		}
+		total += page.TotalResults
+		if by == nil && tq.query.SortBy != nil {
+			by = tq.query.SortBy
+		}
+		for _, res := range page.Resources {
+			it := item{tq: tq, res: res}
+			if tq.query.SortBy != nil {
+				it.key = SortValue(res, *tq.query.SortBy)
+			}
+			all = append(all, it)
+		}
+	}
+	descending := strings.EqualFold(lr.sortOrder, "descending")
+	slices.SortStableFunc(all, func(a, b item) int {
+		c := CompareSortValues(a.key, b.key, *by)
+		if descending {
+			return -c
+		}
+		return c
+	})
+	all = all[min(startIndex-1, len(all)):]
+	var pages []typedPage
+	for _, it := range all[:min(count, len(all))] {
+		pages = append(pages, typedPage{it.tq, []*Resource{it.res}})
+	}
+	writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, pages, count), total, startIndex))
 	return nil
 }
 
@@ -295,15 +393,15 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 		p, def, err := rt.resolve(lr.sortBy, h.strict)
 		switch {
 		case err != nil && !sortOptional:
-			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %v", err)
+			return tq, badRequest(SCIMTypeInvalidValue, "sortBy: %v", err)
 		case err != nil:
 		case rt.neverReturned(p, def):
-			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
+			return tq, badRequest(SCIMTypeInvalidValue, "sortBy: %s is never returned, so it cannot be sorted on", p)
 		case rendered(p):
-			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is computed when a resource is sent, so it cannot be sorted on", p)
+			return tq, badRequest(SCIMTypeInvalidValue, "sortBy: %s is computed when a resource is sent, so it cannot be sorted on", p)
 		case p.Type == TypeComplex && def.sub("value") == nil:
 			// RFC 7644 §3.4.2.3: a complex attribute sorts by its value sub-attribute.
-			return tq, badRequest(ErrTypeInvalidValue, "sortBy: %s is complex and has no \"value\" sub-attribute; sort by one of its sub-attributes", p)
+			return tq, badRequest(SCIMTypeInvalidValue, "sortBy: %s is complex and has no \"value\" sub-attribute; sort by one of its sub-attributes", p)
 		default:
 			if p.Type == TypeComplex {
 				if sub, _, err := rt.resolve(lr.sortBy+".value", h.strict); err == nil {
@@ -318,7 +416,7 @@ func (h *Handler) resolveList(rt *resourceType, lr listRequest, sortOptional boo
 	case "descending":
 		tq.query.Descending = true
 	default:
-		return tq, badRequest(ErrTypeInvalidValue, "sortOrder must be \"ascending\" or \"descending\", got %q", lr.sortOrder)
+		return tq, badRequest(SCIMTypeInvalidValue, "sortOrder must be \"ascending\" or \"descending\", got %q", lr.sortOrder)
 	}
 	return tq, nil
 }
@@ -331,7 +429,7 @@ func (h *Handler) checkAttributeNames(attributes, excluded []string) error {
 		names []string
 	}{{"attributes", attributes}, {"excludedAttributes", excluded}} {
 		if len(l.names) > h.limits.AttributeNames {
-			return limitError(ErrTypeTooMany, "%s lists %d names, more than the %d allowed", l.name, len(l.names), h.limits.AttributeNames)
+			return limitError(SCIMTypeTooMany, "%s lists %d names, more than the %d allowed", l.name, len(l.names), h.limits.AttributeNames)
 		}
 	}
 	return nil

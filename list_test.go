@@ -272,11 +272,13 @@ func TestSearch(t *testing.T) {
 	// an attribute only Users have: Groups simply do not match
 	assert.Equal(t, []string{alice}, ids(s.do(http.MethodPost, "/.search", map[string]any{"filter": `userName eq "alice"`})))
 	requireError(t, s.do(http.MethodPost, "/.search", map[string]any{"filter": `nosuch eq "x"`}), 400, "invalidFilter")
-	// sortBy on an attribute only Users have sorts the Users and keeps the Groups.
+	// sortBy on an attribute only Users have: the Groups have no value, so
+	// they come first descending and last ascending (RFC 7644 §3.4.2.3).
 	sortedRoot := s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "userName", "sortOrder": "descending"})
 	require.Equal(t, http.StatusOK, sortedRoot.status, sortedRoot.raw)
 	assert.EqualValues(t, 3, sortedRoot.body["totalResults"])
-	assert.Equal(t, team, ids(sortedRoot)[2])
+	assert.Equal(t, team, ids(sortedRoot)[0])
+	assert.Equal(t, team, ids(s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "userName"}))[2])
 	requireError(t, s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "nosuch"}), 400, "invalidValue")
 
 	// Search is a read: a read-only token may use it; GET on it is 405.
@@ -284,4 +286,35 @@ func TestSearch(t *testing.T) {
 	requireError(t, s.do(http.MethodGet, "/Users/.search", nil), 405, "")
 	strict := newServer(t, scim.WithStrict())
 	requireError(t, strict.do(http.MethodPost, "/Users/.search", map[string]any{"filter": `userName pr`}), 400, "invalidValue")
+}
+
+// TestRootQueries: GET on the service root queries every resource type,
+// sorted across types as one list (RFC 7644 §3.4.2.1).
+func TestRootQueries(t *testing.T) {
+	s := newServer(t)
+	beta := s.create("/Users", user("beta.user", map[string]any{"displayName": "Beta"}))
+	delta := s.create("/Users", user("delta.user", map[string]any{"displayName": "Delta"}))
+	alpha := s.create("/Groups", group("Alpha"))
+	charlie := s.create("/Groups", group("Charlie"))
+
+	resp := s.do(http.MethodGet, "/?sortBy=displayName", nil)
+	require.Equal(t, http.StatusOK, resp.status, resp.raw)
+	assert.Equal(t, []string{alpha, beta, charlie, delta}, ids(resp), "one list across types")
+	types := []any{}
+	for _, r := range resp.body["Resources"].([]any) {
+		types = append(types, r.(map[string]any)["meta"].(map[string]any)["resourceType"])
+	}
+	assert.Equal(t, []any{"Group", "User", "Group", "User"}, types)
+
+	resp = s.do(http.MethodGet, "/?sortBy=displayName&sortOrder=descending&startIndex=2&count=2&attributes=displayName", nil)
+	require.Equal(t, http.StatusOK, resp.status, resp.raw)
+	assert.Equal(t, []string{charlie, beta}, ids(resp))
+	assert.EqualValues(t, 4, resp.body["totalResults"])
+	assert.Equal(t, map[string]any{"id": charlie, "displayName": "Charlie", "schemas": []any{scim.GroupSchema}}, resp.body["Resources"].([]any)[0])
+
+	resp = s.do(http.MethodGet, `/?filter=displayName sw "D" or displayName eq "alpha"`, nil)
+	assert.ElementsMatch(t, []string{delta, alpha}, ids(resp))
+	requireError(t, s.do(http.MethodPost, "/", map[string]any{}), 405, "")
+	// The same through POST /.search.
+	assert.Equal(t, []string{alpha, beta, charlie, delta}, ids(s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "displayName"})))
 }

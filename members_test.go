@@ -151,7 +151,7 @@ func TestMembersMustExist(t *testing.T) {
 
 			refused := func(resp response, id string) {
 				t.Helper()
-				requireError(t, resp, http.StatusBadRequest, scim.ErrTypeInvalidValue)
+				requireError(t, resp, http.StatusBadRequest, scim.SCIMTypeInvalidValue)
 				require.Contains(t, resp.body["detail"], `"`+id+`"`, "the detail names the member")
 				after := s.do(http.MethodGet, "/Groups/"+nested, nil)
 				require.Equal(t, before.body, after.body, "a refused write changes nothing")

@@ -91,17 +91,17 @@ func (h *Handler) parsePatch(req *request, rt *resourceType) ([]patchOp, error) 
 		}
 	}
 	if h.strict && !containsAny(schemas, PatchOpSchema) {
-		return nil, badRequest(ErrTypeInvalidValue, "\"schemas\" must be [%q]", PatchOpSchema)
+		return nil, badRequest(SCIMTypeInvalidValue, "\"schemas\" must be [%q]", PatchOpSchema)
 	}
 	list, ok := rawOps.([]any)
 	if !ok {
-		return nil, badRequest(ErrTypeInvalidValue, "a PATCH request needs an \"Operations\" array")
+		return nil, badRequest(SCIMTypeInvalidValue, "a PATCH request needs an \"Operations\" array")
 	}
 	if len(list) == 0 {
-		return nil, badRequest(ErrTypeInvalidValue, "\"Operations\" is empty")
+		return nil, badRequest(SCIMTypeInvalidValue, "\"Operations\" is empty")
 	}
 	if len(list) > h.limits.PatchOperations {
-		return nil, badRequest(ErrTypeTooMany, "at most %d operations per PATCH request", h.limits.PatchOperations)
+		return nil, badRequest(SCIMTypeTooMany, "at most %d operations per PATCH request", h.limits.PatchOperations)
 	}
 	ops := make([]patchOp, 0, len(list))
 	for i, raw := range list {
@@ -130,7 +130,7 @@ func containsAny(list any, s string) bool {
 func (h *Handler) parsePatchOp(rt *resourceType, raw any) (patchOp, error) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		return patchOp{}, badRequest(ErrTypeInvalidSyntax, "an operation must be a JSON object")
+		return patchOp{}, badRequest(SCIMTypeInvalidSyntax, "an operation must be a JSON object")
 	}
 	var op patchOp
 	for k, v := range m {
@@ -141,7 +141,7 @@ func (h *Handler) parsePatchOp(rt *resourceType, raw any) (patchOp, error) {
 		case "path":
 			s, ok := v.(string)
 			if !ok && v != nil {
-				return op, badRequest(ErrTypeInvalidPath, "\"path\" must be a string")
+				return op, badRequest(SCIMTypeInvalidPath, "\"path\" must be a string")
 			}
 			op.rawPath = strings.TrimSpace(s)
 		case "value":
@@ -153,7 +153,7 @@ func (h *Handler) parsePatchOp(rt *resourceType, raw any) (patchOp, error) {
 	case !h.strict && (strings.EqualFold(op.op, "add") || strings.EqualFold(op.op, "remove") || strings.EqualFold(op.op, "replace")):
 		op.op = strings.ToLower(op.op) // Entra ID sends "Add", "Replace", "Remove"
 	default:
-		return op, badRequest(ErrTypeInvalidSyntax, "unknown op %q (want add, remove or replace)", op.op)
+		return op, badRequest(SCIMTypeInvalidSyntax, "unknown op %q (want add, remove or replace)", op.op)
 	}
 	if op.rawPath != "" {
 		p, err := rt.parsePatchPath(op.rawPath, h.strict)
@@ -164,9 +164,9 @@ func (h *Handler) parsePatchOp(rt *resourceType, raw any) (patchOp, error) {
 	}
 	switch {
 	case op.op == "remove" && op.path == nil:
-		return op, badRequest(ErrTypeNoTarget, "remove needs a path")
+		return op, badRequest(SCIMTypeNoTarget, "remove needs a path")
 	case op.op != "remove" && !op.hasValue:
-		return op, badRequest(ErrTypeInvalidValue, "%s needs a value", op.op)
+		return op, badRequest(SCIMTypeInvalidValue, "%s needs a value", op.op)
 	}
 	return op, nil
 }
@@ -175,7 +175,7 @@ func (h *Handler) parsePatchOp(rt *resourceType, raw any) (patchOp, error) {
 // `attr[filter].sub`, each optionally URN-qualified, or a bare extension URN.
 func (rt *resourceType) parsePatchPath(raw string, strict bool) (*patchPath, error) {
 	invalid := func(format string, args ...any) error {
-		return badRequest(ErrTypeInvalidPath, "path %q: "+format, append([]any{raw}, args...)...)
+		return badRequest(SCIMTypeInvalidPath, "path %q: "+format, append([]any{raw}, args...)...)
 	}
 	if ext := rt.schemaByURN(raw); ext != nil && ext != rt.core {
 		return &patchPath{urn: ext.urn}, nil
@@ -381,7 +381,7 @@ func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, 
 	if err := dec.checkRequired(attrs); err != nil {
 		// RFC 7644 §3.5.2: unassigning a required attribute is a mutability error.
 		e := *toError(err)
-		e.ScimType = ErrTypeMutability
+		e.SCIMType = SCIMTypeMutability
 		return &e
 	}
 	return nil
@@ -394,20 +394,20 @@ func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, 
 func (p *patcher) applyNoPath(op patchOp) error {
 	obj, ok := op.value.(map[string]any)
 	if !ok {
-		return badRequest(ErrTypeInvalidValue, "%s without a path needs an object value", op.op)
+		return badRequest(SCIMTypeInvalidValue, "%s without a path needs an object value", op.op)
 	}
 	for k, v := range obj {
 		switch lk := strings.ToLower(k); {
 		case lk == "schemas" || lk == "meta":
 			if p.dec.strict && lk == "meta" {
-				return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: "meta is read-only"}
+				return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeMutability, Detail: "meta is read-only"}
 			}
 			continue
 		case lk == "id":
 			if s, _ := v.(string); s == p.id && !p.dec.strict {
 				continue
 			}
-			return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: "id is read-only"}
+			return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeMutability, Detail: "id is read-only"}
 		}
 		if ext := p.rt.schemaByURN(k); ext != nil && ext != p.rt.core {
 			if err := p.applyPath(op.op, &patchPath{urn: ext.urn}, v, true); err != nil {
@@ -416,7 +416,7 @@ func (p *patcher) applyNoPath(op patchOp) error {
 			continue
 		}
 		if p.dec.strict && strings.ContainsAny(k, ".:") {
-			return badRequest(ErrTypeInvalidPath, "attribute %q: a path as a key needs a \"path\" instead", k)
+			return badRequest(SCIMTypeInvalidPath, "attribute %q: a path as a key needs a \"path\" instead", k)
 		}
 		path, err := p.rt.parsePatchPath(k, p.dec.strict)
 		if err != nil {
@@ -450,7 +450,7 @@ func (p *patcher) container(urn string, create bool) map[string]any {
 }
 
 func mutabilityError(format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, ScimType: ErrTypeMutability, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeMutability, Detail: fmt.Sprintf(format, args...)}
 }
 
 func (p *patcher) applyPath(op string, path *patchPath, value any, hasValue bool) error {
@@ -544,13 +544,13 @@ func (p *patcher) applyExtension(op, urn string, value any) error {
 	}
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return badRequest(ErrTypeInvalidValue, "extension %q needs an object value", urn)
+		return badRequest(SCIMTypeInvalidValue, "extension %q needs an object value", urn)
 	}
 	for k, v := range obj {
 		def := ext.attr(k)
 		if def == nil {
 			if p.dec.strict {
-				return badRequest(ErrTypeInvalidPath, "unknown attribute %q of %q", k, urn)
+				return badRequest(SCIMTypeInvalidPath, "unknown attribute %q of %q", k, urn)
 			}
 			continue
 		}
@@ -578,14 +578,14 @@ func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any,
 				}
 			}
 			if len(kept) == len(cur) && p.dec.strict {
-				return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+				return badRequest(SCIMTypeNoTarget, "no value of %q matches the filter", def.name)
 			}
 			setOrDelete(c, def.name, kept)
 			return nil
 		}
 		ix := p.index(path.urn, def, c)
 		if _, found := ix.pos[k]; !found && p.dec.strict {
-			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+			return badRequest(SCIMTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
 		ix.removeKey(k)
 		return nil
@@ -663,7 +663,7 @@ func (p *patcher) remove(path *patchPath, c map[string]any, value any, hasValue 
 	}
 	if hasValue && value != nil && def.multi {
 		if p.dec.strict {
-			return badRequest(ErrTypeInvalidValue, "remove takes no value; select values with a filter in the path")
+			return badRequest(SCIMTypeInvalidValue, "remove takes no value; select values with a filter in the path")
 		}
 		vals, err := p.dec.value(def, value)
 		if err != nil {
@@ -749,7 +749,7 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 	nvm, _ := nv.(map[string]any)
 	p.scanned += len(cur)
 	if p.scanned > scanBudget {
-		return limitError(ErrTypeTooMany, "the filtered operations of this PATCH examine more than %d values; send fewer of them per request", scanBudget)
+		return limitError(SCIMTypeTooMany, "the filtered operations of this PATCH examine more than %d values; send fewer of them per request", scanBudget)
 	}
 	matched, primary := 0, -1
 	var out []any // copied from cur on the first match only: most filters on a large list match little
@@ -806,14 +806,14 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 			return nil // already absent
 		case op == "remove", op == "replace" && p.dec.strict, !def.multi && len(cur) > 0:
 			// RFC 7644 §3.5.2.3: a replace whose filter matches nothing is noTarget.
-			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+			return badRequest(SCIMTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
 		// add, or leniently a replace (Entra ID replaces
 		// emails[type eq "work"].value on users without one): create the
 		// value the filter describes.
 		m := eqConditions(path.filter)
 		if m == nil {
-			return badRequest(ErrTypeNoTarget, "no value of %q matches the filter", def.name)
+			return badRequest(SCIMTypeNoTarget, "no value of %q matches the filter", def.name)
 		}
 		if path.sub != nil {
 			setOrDelete(m, path.sub.name, nv)

@@ -64,7 +64,7 @@ func TestFilteredPatchScanBudget(t *testing.T) {
 	err := rt.applyPatch(context.Background(), decoder{rt: rt}, "u", attrs, ops)
 	var e *Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, ErrTypeTooMany, e.ScimType)
+	assert.Equal(t, SCIMTypeTooMany, e.SCIMType)
 	assert.Equal(t, 400, e.Status)
 }
 
@@ -124,7 +124,7 @@ func TestImmutableMultiValuedAddThroughTheIndex(t *testing.T) {
 		}
 		var e *Error
 		require.ErrorAs(t, err, &e)
-		assert.Equal(t, ErrTypeMutability, e.ScimType)
+		assert.Equal(t, SCIMTypeMutability, e.SCIMType)
 	}
 }
 

@@ -39,7 +39,7 @@ func (h *Handler) reported(r *http.Request, err error) *Error {
 		id := newID()
 		h.logger.ErrorContext(r.Context(), "scim: request failed", "request_id", id, "method", r.Method,
 			"path", r.URL.Path, "status", e.Status, "detail", e.Detail, "err", e.Err)
-		e = &Error{Status: e.Status, ScimType: e.ScimType, Detail: e.Detail + " (request id " + id + ")"}
+		e = &Error{Status: e.Status, SCIMType: e.SCIMType, Detail: e.Detail + " (request id " + id + ")"}
 	}
 	return e
 }
@@ -48,8 +48,8 @@ func (h *Handler) reported(r *http.Request, err error) *Error {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := h.reported(r, err)
 	body := map[string]any{"schemas": []string{ErrorSchema}, "status": strconv.Itoa(e.Status)}
-	if e.ScimType != "" {
-		body["scimType"] = e.ScimType
+	if e.SCIMType != "" {
+		body["scimType"] = e.SCIMType
 	}
 	if e.Detail != "" {
 		body["detail"] = e.Detail

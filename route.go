@@ -19,6 +19,9 @@ func (h *Handler) route(r *http.Request) (rt *resourceType, rest, prefix []strin
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if n, ok := h.mountSegments(r, segs); ok {
 		rest = segs[n:]
+		if len(rest) == 0 { // the service root
+			return nil, rest, segs[:n]
+		}
 		rt, ok = h.exact(rest)
 		if !ok {
 			rt, rest = nil, []string{""} // answered 404

@@ -248,6 +248,9 @@ func (h *Handler) dispatch(req *request, p Principal, rt *resourceType, segs []s
 			return h.serveResource(req, rt, segs[1])
 		}
 	}
+	if len(segs) == 0 { // the service root (RFC 7644 §3.4.2.1): every type
+		return allow(req, h.serveRootList, http.MethodGet)
+	}
 	switch strings.ToLower(segs[0]) {
 	case ".search":
 		return allow(req, func(req *request) error { return h.serveSearch(req, nil) }, http.MethodPost)
@@ -287,7 +290,7 @@ func (h *Handler) serveMe(req *request, p Principal, segs []string) error {
 	return h.serveResource(req, users, p.UserID)
 }
 
-func isSearch(segs []string) bool { return segs[len(segs)-1] == ".search" }
+func isSearch(segs []string) bool { return len(segs) > 0 && segs[len(segs)-1] == ".search" }
 
 // allow runs serve if the request's method is the allowed one, else answers 405.
 func allow(req *request, serve func(*request) error, method string) error {

@@ -77,7 +77,7 @@ func TestFallback(t *testing.T) {
 	}
 	_, err := small.Query(ctx, "User", scim.Query{Filter: untyped, StartIndex: 1, Count: 10})
 	var se *scim.Error
-	if !errors.As(err, &se) || se.ScimType != scim.ErrTypeTooMany {
+	if !errors.As(err, &se) || se.SCIMType != scim.SCIMTypeTooMany {
 		t.Errorf("a query with more candidates than the fallback limit must fail with a tooMany SCIM error; got %v", err)
 	}
 }

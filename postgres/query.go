@@ -170,7 +170,7 @@ func (s *Store) queryFallback(ctx context.Context, pl plan, q scim.Query) (*scim
 		if n > s.fallbackLimit {
 			return nil, &scim.Error{
 				Status:   http.StatusBadRequest,
-				ScimType: scim.ErrTypeTooMany,
+				SCIMType: scim.SCIMTypeTooMany,
 				Detail:   fmt.Sprintf("the filter or sort order needs more than %d resources evaluated one by one; narrow the filter (for example with userName, externalId or id)", s.fallbackLimit),
 			}
 		}

@@ -1,0 +1,73 @@
+package scim
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// A cursor (RFC 9865) is the store's keyset position wrapped with the
+// resource type and a digest of the query it belongs to, so that one
+// handed out for a filter or an order is refused for another instead of
+// paging it wrongly.
+type cursor struct {
+	Type  string `json:"t"`
+	Query string `json:"q"` // queryDigest of the request
+	After string `json:"a"` // the store's position
+}
+
+// queryDigest names what a cursor's position depends on: the filter and
+// the order.
+func queryDigest(rt *resourceType, lr listRequest) string {
+	sum := sha256.Sum256([]byte(rt.Name + "\x00" + lr.filter + "\x00" + lr.sortBy + "\x00" + strings.ToLower(lr.sortOrder)))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c) // three strings
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, bool) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.After == "" {
+		return cursor{}, false
+	}
+	return c, true
+}
+
+// writeCursorPage answers a list or search with cursor paging: count
+// resources after the cursor's position, and nextCursor while more follow.
+func (h *Handler) writeCursorPage(req *request, types []*resourceType, queries []typeQuery, lr listRequest, count int) error {
+	switch {
+	case len(types) != 1 || len(queries) != 1:
+		return badRequest(SCIMTypeInvalidValue, "cursor paging lists one resource type at a time; query /Users or /Groups")
+	case lr.startIndexSet:
+		return badRequest(SCIMTypeInvalidValue, "a request pages by startIndex or by cursor, not both")
+	}
+	tq := queries[0]
+	digest := queryDigest(tq.rt, lr)
+	q := tq.query
+	q.Keyset, q.Count = true, count
+	if lr.cursor != "" {
+		c, ok := decodeCursor(lr.cursor)
+		if !ok || c.Type != tq.rt.Name || c.Query != digest {
+			return &Error{Status: http.StatusBadRequest, SCIMType: SCIMTypeInvalidCursor, Detail: "the cursor is not one this server handed out for this query"}
+		}
+		q.After = c.After
+	}
+	page, err := h.store.Query(req.r.Context(), tq.rt.Name, q)
+	if err != nil {
+		return err
+	}
+	body := listResponse(h.renderAll(req, []typedPage{{tq, page.Resources}}, count), page.TotalResults, 0)
+	delete(body, "startIndex") // RFC 9865: a cursor page has no index
+	if page.Next != "" {
+		body["nextCursor"] = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
+	}
+	writeJSON(req.w, http.StatusOK, body)
+	return nil
+}
