@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bulk message schema URNs (RFC 7644 §3.7).
@@ -304,6 +305,7 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 	}
 	w := &bulkWriter{header: http.Header{}}
 	inner := &request{w: w, r: r, base: outer.base}
+	start := time.Now()
 	rt, ok := h.exact(segs)
 	switch {
 	case !ok || rt == nil:
@@ -315,9 +317,17 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 	default:
 		err = h.dispatch(inner, p, rt, segs)
 	}
-	if err != nil {
-		return bulkError(op, h.reported(r, err))
+	typ := ""
+	if rt != nil {
+		typ = rt.Name
 	}
+	if err != nil {
+		out := bulkError(op, h.reported(r, err))
+		status, _ := strconv.Atoi(out["status"].(string))
+		h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), status, time.Since(start))
+		return out
+	}
+	h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), w.status, time.Since(start))
 	out := map[string]any{"method": op.method, "status": strconv.Itoa(w.status)}
 	if op.bulkID != "" {
 		out["bulkId"] = op.bulkID

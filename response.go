@@ -36,7 +36,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *Handler) reported(r *http.Request, err error) *Error {
 	e := toError(err)
 	if e.Status >= 500 && e.Status != http.StatusNotImplemented {
-		id := newID()
+		id := RequestIDFrom(r.Context())
 		h.logger.ErrorContext(r.Context(), "scim: request failed", "request_id", id, "method", r.Method,
 			"path", r.URL.Path, "status", e.Status, "detail", e.Detail, "err", e.Err)
 		e = &Error{Status: e.Status, SCIMType: e.SCIMType, Detail: e.Detail + " (request id " + id + ")"}

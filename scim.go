@@ -176,6 +176,7 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withRequestID(w, r)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -206,9 +207,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, rest, prefix := h.route(r)
 	req := &request{w: w, r: r, base: h.base(r, prefix)}
-	if err := h.dispatch(req, p, rt, rest); err != nil {
-		h.writeError(w, r, err)
+	if !isWrite(r.Method, rest) {
+		if err := h.dispatch(req, p, rt, rest); err != nil {
+			h.writeError(w, r, err)
+		}
+		return
 	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	req.w = sw
+	if err := h.dispatch(req, p, rt, rest); err != nil {
+		h.writeError(sw, r, err)
+	}
+	typ := strings.Join(rest[:min(len(rest), 1)], "")
+	if rt != nil {
+		typ = rt.Name
+	}
+	h.logWrite(r.Context(), r.Method, typ, writtenID(sw, rest), sw.status, time.Since(start))
 }
 
 // base returns the absolute URL of the handler's root for a request.
