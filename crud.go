@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -72,7 +73,7 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 }
 
 func (h *Handler) get(req *request, rt *resourceType, id string) error {
-	res, err := h.store.Get(req.r.Context(), rt.Name, id)
+	res, err := h.getProjected(req, rt, id)
 	if err != nil {
 		return err
 	}
@@ -82,6 +83,31 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 		return nil
 	}
 	return h.writeResource(req, rt, res, http.StatusOK)
+}
+
+// getProjected reads a resource for GET. With attributes or
+// excludedAttributes it asks by a query on the id, which carries them as
+// hints, so that a store need not read what the client left out (a large
+// group's members); otherwise by Get.
+func (h *Handler) getProjected(req *request, rt *resourceType, id string) (*Resource, error) {
+	q := req.r.URL.Query()
+	attrs, excluded := queryParam(q, "attributes"), queryParam(q, "excludedAttributes")
+	if attrs == "" && excluded == "" {
+		return h.store.Get(req.r.Context(), rt.Name, id)
+	}
+	p := rt.parseProjection(splitList(attrs), splitList(excluded))
+	page, err := h.store.Query(req.r.Context(), rt.Name, Query{
+		Filter:     &CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id},
+		StartIndex: 1, Count: 1,
+		Attributes: p.paths, ExcludedAttributes: p.exPaths,
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(page.Resources) == 0:
+		return nil, fmt.Errorf("scim: %s %q: %w", rt.Name, id, ErrNotFound)
+	}
+	return page.Resources[0], nil
 }
 
 // replace is PUT (RFC 7644 §3.5.1).

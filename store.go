@@ -197,6 +197,26 @@ func (r *Resource) Clone() *Resource {
 	return &c
 }
 
+// CloneOmitting returns a deep copy of r without the top-level attributes
+// for which omit reports true; stores use it to honour projection hints
+// without copying what the client left out.
+func (r *Resource) CloneOmitting(omit func(name string) bool) *Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Unique = append([]UniqueKey(nil), r.Unique...)
+	if r.Attributes != nil {
+		c.Attributes = make(map[string]any, len(r.Attributes))
+		for k, v := range r.Attributes {
+			if !omit(k) {
+				c.Attributes[k] = cloneValue(v)
+			}
+		}
+	}
+	return &c
+}
+
 func cloneMap(m map[string]any) map[string]any {
 	if m == nil {
 		return nil

@@ -283,7 +283,18 @@ func (t *tenant) groupsOf(id string) []any {
 // User when withGroups is set and res does not carry them already. The
 // caller holds the tenant's lock.
 func (t *tenant) export(res *scim.Resource, withGroups bool) *scim.Resource {
-	c := res.Clone()
+	return t.exportOmitting(res, withGroups, nil)
+}
+
+// exportOmitting is export without the top-level attributes omit names
+// (nil: none).
+func (t *tenant) exportOmitting(res *scim.Resource, withGroups bool, omit func(string) bool) *scim.Resource {
+	var c *scim.Resource
+	if omit == nil {
+		c = res.Clone()
+	} else {
+		c = res.CloneOmitting(omit)
+	}
 	if withGroups && c.Type == userType {
 		if _, ok := c.Attributes[groupsAttr]; !ok {
 			if gs := t.groupsOf(c.ID); gs != nil {

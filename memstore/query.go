@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/scimkit/scim"
@@ -109,8 +110,9 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	}
 
 	exportGroups := isUser && wantsGroups(q)
+	omit := omitted(q)
 	for _, m := range matches {
-		page.Resources = append(page.Resources, t.export(m.res, exportGroups))
+		page.Resources = append(page.Resources, t.exportOmitting(m.res, exportGroups, omit))
 	}
 	page.TotalResults = total
 	return page, nil
@@ -212,6 +214,31 @@ func refersTo(f scim.Filter, name string) bool {
 		return f != nil && refersTo(f.X, name)
 	}
 	return false
+}
+
+// omitted returns the top-level core attributes q's projection hints
+// leave out, which need not be copied: those excluded, and a Group's
+// members unless listed (its one attribute that can be large).
+func omitted(q scim.Query) func(string) bool {
+	var skip []string
+	for _, p := range q.ExcludedAttributes {
+		if p.URN == "" && p.Sub == "" {
+			skip = append(skip, p.Name)
+		}
+	}
+	if len(q.Attributes) > 0 {
+		members := false
+		for _, p := range q.Attributes {
+			members = members || isTopLevel(p, membersAttr)
+		}
+		if !members {
+			skip = append(skip, membersAttr)
+		}
+	}
+	if skip == nil {
+		return nil
+	}
+	return func(name string) bool { return slices.Contains(skip, name) }
 }
 
 // wantsGroups tells whether the projection hints of q may return a User's
