@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -18,7 +17,7 @@ const (
 const mediaType = "application/scim+json"
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := appendJSON(make([]byte, 0, 1024), v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
