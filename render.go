@@ -75,6 +75,15 @@ func (rt *resourceType) parseProjection(attributes, excluded []string) projectio
 	return p
 }
 
+// key is attrKey(urn, name) when the projection lists attributes, which
+// returns then looks up by it; "" otherwise, to spare the allocation.
+func (p projection) key(urn, name string) string {
+	if p.include == nil && p.exclude == nil {
+		return ""
+	}
+	return attrKey(urn, name)
+}
+
 // returns reports whether the attribute def (with key attrKey of it) is
 // returned, or, when sub is set, whether that sub-attribute of it is.
 func (p projection) returns(key string, def *attrDef, sub *attrDef) bool {
@@ -136,7 +145,7 @@ func (rt *resourceType) render(res *Resource, base string, p projection) map[str
 		}
 	}
 	out["schemas"] = schemas
-	if meta := rt.common.attr("meta"); meta != nil && p.returns(attrKey("", "meta"), meta, nil) {
+	if meta := rt.common.attr("meta"); meta != nil && p.returns(p.key("", "meta"), meta, nil) {
 		m := map[string]any{
 			"resourceType": rt.Name,
 			"created":      formatTime(res.Meta.Created),
@@ -145,7 +154,7 @@ func (rt *resourceType) render(res *Resource, base string, p projection) map[str
 			"version":      etag(res.Meta.Version),
 		}
 		for _, sub := range meta.subs {
-			if !p.returns(attrKey("", "meta"), meta, sub) {
+			if !p.returns(p.key("", "meta"), meta, sub) {
 				delete(m, sub.name)
 			}
 		}
@@ -160,7 +169,7 @@ func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attr
 		if !ok || def.name == "id" || def.name == "meta" {
 			continue
 		}
-		key := attrKey(urn, def.name)
+		key := p.key(urn, def.name)
 		if !p.returns(key, def, nil) {
 			continue
 		}
