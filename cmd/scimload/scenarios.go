@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/scimkit/scim"
@@ -18,6 +19,9 @@ const smallGroup = 10
 
 // spareUsers is how many users the member PATCH scenarios add and remove.
 const spareUsers = 1000
+
+// preloadWorkers create the users at once.
+const preloadWorkers = 8
 
 // fixture is what preload stored.
 type fixture struct {
@@ -70,17 +74,36 @@ func preload(ctx context.Context, store scim.Store, cfg config) (*fixture, error
 		}
 		return store.Create(ctx, res)
 	}
-	for i := 0; i < cfg.users; i++ {
-		u, err := newUser(i, "user")
-		if err != nil {
-			return nil, fmt.Errorf("preloading user %d: %w", i, err)
-		}
-		fx.ids = append(fx.ids, u.ID)
-		fx.userNames = append(fx.userNames, u.Attributes["userName"].(string))
+	// Users are created by a few workers at once: a database store takes a
+	// round trip per create.
+	fx.ids, fx.userNames = make([]string, cfg.users), make([]string, cfg.users)
+	versions := make([]string, cfg.users)
+	var wg sync.WaitGroup
+	errs := make(chan error, preloadWorkers)
+	for w := 0; w < preloadWorkers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < cfg.users; i += preloadWorkers {
+				u, err := newUser(i, "user")
+				if err != nil {
+					errs <- fmt.Errorf("preloading user %d: %w", i, err)
+					return
+				}
+				fx.ids[i], fx.userNames[i], versions[i] = u.ID, u.Attributes["userName"].(string), u.Meta.Version
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	for i, id := range fx.ids {
 		doc := typicalUser(fx.userNames[i])
-		doc["id"], doc["schemas"] = u.ID, []string{scim.UserSchema, scim.EnterpriseUserSchema}
-		doc["meta"] = map[string]any{"resourceType": "User", "version": `W/"` + u.Meta.Version + `"`, "created": now, "lastModified": now, "location": "http://127.0.0.1/scim/v2/Users/" + u.ID}
-		fx.docs[u.ID], _ = json.Marshal(doc)
+		doc["id"], doc["schemas"] = id, []string{scim.UserSchema, scim.EnterpriseUserSchema}
+		doc["meta"] = map[string]any{"resourceType": "User", "version": `W/"` + versions[i] + `"`, "created": now, "lastModified": now, "location": "http://127.0.0.1/scim/v2/Users/" + id}
+		fx.docs[id], _ = json.Marshal(doc)
 	}
 	for i := 0; i < spareUsers; i++ {
 		u, err := newUser(i, "spare")
