@@ -1,6 +1,7 @@
 // Package postgres is a scim.Store on PostgreSQL (pgx v5): a production
 // store for one or many processes sharing a database. It implements
-// scim.Store and scim.MembershipPatcher and passes the storetest kit.
+// scim.Store, scim.MembershipPatcher and scim.TokenStore and passes the
+// storetest kit.
 //
 // # Set-up
 //
@@ -48,8 +49,12 @@
 //     (tenant, folded member). Both the Group and the member are foreign
 //     keys to resources ON DELETE CASCADE, so no member can outlive its
 //     resource.
+//   - tokens (migration 2): one row per bearer token of scim.Tokens, with
+//     the SHA-256 digest of its secret (unique: TokenByDigest is an index
+//     lookup), its principal and its times (to the microsecond), indexed
+//     by (tenant, created_at, id) for ListTokens.
 //
-// Every table starts with the tenant (scim.TenantFrom); every statement is
+// Every table of resources starts with the tenant (scim.TenantFrom); every statement is
 // bound to it.
 //
 // # Writes
@@ -82,6 +87,18 @@
 // come in insertion order; every sort breaks ties by it, so paging sees
 // each resource once. totalResults is a count(*) of the same filter, sent
 // in the same round trip as the page.
+//
+// Keyset queries (Query.Keyset, RFC 9865 cursors) page without OFFSET: a
+// position (Page.Next, Query.After) is base64 JSON of the last resource's
+// seq and its sort key as SQL computed it (folded text, exact numeric,
+// boolean, or microseconds), and the next page is a WHERE clause that
+// selects what follows it in the sort order (resources without a value
+// last ascending and first descending, ties by seq), one row more than
+// Count to tell whether a next page exists. Resources created or deleted
+// meanwhile do not shift the others. A position the store did not make
+// for that kind of order is scim.ErrInvalidCursor. Queries that fall back
+// to Go page the same way over their candidates; when Go sorts, the
+// position holds scim.SortValue and compares by scim.CompareSortValues.
 //
 // SQL answers exactly (as scim.Matches, scim.Compare and
 // scim.SortResources would) every operator on string, reference, binary,

@@ -75,11 +75,28 @@ CREATE INDEX members_member ON S.members (tenant, member_id, member_type);
 CREATE INDEX members_member_folded ON S.members (tenant, member_folded);
 `, "S.", s+".")
 		}},
+		{version: 2, sql: func(s string) string {
+			// Bearer tokens (scim.TokenStore): digests only, found by
+			// digest, listed per tenant oldest first.
+			return strings.ReplaceAll(`
+CREATE TABLE S.tokens (
+	id         text PRIMARY KEY,
+	digest     bytea NOT NULL UNIQUE,
+	name       text NOT NULL,
+	tenant     text NOT NULL,
+	read_only  boolean NOT NULL,
+	user_id    text NOT NULL,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NULL
+);
+CREATE INDEX tokens_tenant ON S.tokens (tenant, created_at, id);
+`, "S.", s+".")
+		}},
 	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the schema to SchemaVersion. It runs in one transaction
 // under an advisory lock on the schema's name, so that processes starting
