@@ -74,7 +74,10 @@
 // gives every Group it removes the resource from a new version and
 // LastModified in the same transaction. PatchMembers inserts or deletes
 // only the rows it names and bumps the Group's version: its cost does not
-// depend on the Group's size.
+// depend on the Group's size. It is one round trip: a batch (one implicit
+// transaction) that locks the members to add and the Group, then checks
+// the version, the members and the members to remove and writes, in one
+// statement whose snapshot follows the locks.
 //
 // # Queries
 //
