@@ -107,6 +107,21 @@ func TestIndexesUsed(t *testing.T) {
 		expectIndex(t, pool, c.name+" (count)", countSQL, countArgs, c.index)
 		expectIndex(t, pool, c.name+" (page)", pageSQL, pageArgs, c.index)
 	}
+	// userName co by the trigram index, where New could create it.
+	var trgm bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.schema+"."+trigramIndexName).Scan(&trgm); err != nil {
+		t.Fatal(err)
+	}
+	if trgm {
+		q := scim.Query{Filter: &scim.CompareExpr{Path: str("userName", "", false), Op: scim.OpContains, Value: "ER4711"}, StartIndex: 1, Count: 100}
+		pl := s.plan("t", "User", q)
+		countSQL, countArgs := s.countSQL(pl)
+		_, pageSQL, pageArgs := s.pageSQL(pl, q)
+		expectIndex(t, pool, "userName co (count)", countSQL, countArgs, trigramIndexName)
+		expectIndex(t, pool, "userName co (page)", pageSQL, pageArgs, trigramIndexName)
+	} else {
+		t.Logf("no pg_trgm in this database: userName co is not indexed")
+	}
 	_, getSQL := s.getSQL("User")
 	expectIndex(t, pool, "Get User with its groups", getSQL, []any{"t", "User", "u4711"}, "members_member")
 	expectIndex(t, pool, "Get User with its groups", getSQL, []any{"t", "User", "u4711"}, "resources_pkey")
