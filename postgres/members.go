@@ -120,8 +120,10 @@ func (s *Store) syncMembers(ctx context.Context, tx pgx.Tx, tenant, groupID stri
 // returns the Group's Meta after the change and the ids it really added
 // and removed, in the order of change.
 //
-// It is one round trip: a batch of three statements that the database
-// runs as one (implicit) transaction. The first two lock the members to
+// It is one round trip: a batch of statements that the database runs as
+// one (implicit) transaction, with generic plans (set for the transaction
+// only: planning the large statement on every call would cost more than
+// running it). The first two lock the members to
 // add (key share, in the order every Group write locks them) and then the
 // Group (no key update); the third, with a snapshot taken once it holds
 // the locks, checks the version, the members and (MustBeMembers) the
@@ -208,52 +210,66 @@ type patchOutcome struct {
 	newModified    time.Time
 }
 
-// patchMembersOnce sends the batch of PatchMembers (see there).
-func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change scim.MembershipChange, expectedVersion string,
-	ids, hints, folded, values, foldedValues, remove []string) (patchOutcome, error) {
-	var o patchOutcome
-	batch := &pgx.Batch{}
-	if len(ids) > 0 {
-		batch.Queue(`SELECT 1 FROM `+s.t("resources")+`
-			WHERE tenant = $1 AND type IN ('User', 'Group') AND id = ANY($2::text[])
-			ORDER BY type, id FOR KEY SHARE`, tenant, ids)
-	}
-	batch.Queue(`SELECT 1 FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id)
-	batch.Queue(`WITH g AS (
-			SELECT version, created, last_modified FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2),
+// patchSQL is the statement of PatchMembers that checks and writes, with
+// parameters tenant, Group id, the members to add (ids, type hints, folded
+// ids, values, folded values), the expected version, MustBeMembers, the
+// ids to remove and the new lastModified.
+func (s *Store) patchSQL() string {
+	return `WITH g AS (
+			SELECT version, created, last_modified FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
 		a AS (
 			-- The members to add with their type: a Group if hinted so
 			-- and one exists, or if only a Group has the id; else a User.
 			SELECT x.i, x.n, x.f, x.v, x.fv,
 				CASE WHEN e.gr AND (x.h = 'Group' OR NOT e.u) THEN 'Group' WHEN e.u THEN 'User' END AS typ
 			FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS x(i, h, f, v, fv, n)
-			CROSS JOIN LATERAL (
-				SELECT coalesce(bool_or(r.type = 'User'), FALSE) AS u, coalesce(bool_or(r.type = 'Group'), FALSE) AS gr
-				FROM `+s.t("resources")+` r WHERE r.tenant = $1 AND r.type IN ('User', 'Group') AND r.id = x.i) e),
+			LEFT JOIN (
+				SELECT r.id, bool_or(r.type = 'User') AS u, bool_or(r.type = 'Group') AS gr
+				FROM ` + s.t("resources") + ` r WHERE r.tenant = $1 AND r.type IN ('User', 'Group') AND r.id = ANY($3::text[])
+				GROUP BY r.id) e ON e.id = x.i),
 		ok AS (
 			SELECT EXISTS (SELECT 1 FROM g WHERE $8 = '' OR g.version = $8)
 				AND NOT EXISTS (SELECT 1 FROM a WHERE a.typ IS NULL)
-				AND (NOT $9::boolean OR (SELECT count(*) FROM `+s.t("members")+`
+				AND (NOT $9::boolean OR (SELECT count(*) FROM ` + s.t("members") + `
 					WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($10::text[])) = cardinality($10::text[])) AS ok),
 		del AS (
-			DELETE FROM `+s.t("members")+`
+			DELETE FROM ` + s.t("members") + `
 			WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($10::text[]) AND (SELECT ok FROM ok)
 			RETURNING member_id),
 		ins AS (
-			INSERT INTO `+s.t("members")+` AS m (tenant, group_id, member_type, member_id, member_folded, value, folded)
+			INSERT INTO ` + s.t("members") + ` AS m (tenant, group_id, member_type, member_id, member_folded, value, folded)
 			SELECT $1, $2, a.typ, a.i, a.f, a.v::jsonb, a.fv::jsonb FROM a WHERE (SELECT ok FROM ok)
 			ORDER BY a.n
 			ON CONFLICT (tenant, group_id, member_id) DO NOTHING
 			RETURNING m.member_id),
 		upd AS (
-			UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $11
+			UPDATE ` + s.t("resources") + ` SET version = ` + newVersion + `, last_modified = $11
 			WHERE tenant = $1 AND type = 'Group' AND id = $2 AND (EXISTS (SELECT 1 FROM del) OR EXISTS (SELECT 1 FROM ins))
 			RETURNING version, last_modified)
 		SELECT g.version, g.created, g.last_modified, (SELECT ok FROM ok),
 			(SELECT a.i FROM a WHERE a.typ IS NULL ORDER BY a.n LIMIT 1),
 			ARRAY(SELECT member_id FROM del), ARRAY(SELECT member_id FROM ins),
 			(SELECT version FROM upd), (SELECT last_modified FROM upd)
-		FROM (SELECT 1) one LEFT JOIN g ON TRUE`,
+		FROM (SELECT 1) one LEFT JOIN g ON TRUE`
+}
+
+// patchMembersOnce sends the batch of PatchMembers (see there).
+func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change scim.MembershipChange, expectedVersion string,
+	ids, hints, folded, values, foldedValues, remove []string) (patchOutcome, error) {
+	var o patchOutcome
+	batch := &pgx.Batch{}
+	// Generic plans for the batch's statements (until its transaction
+	// ends): they are index lookups whatever the arrays hold, and the
+	// planner would otherwise plan the large statement anew on every call,
+	// which costs more than running it.
+	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	if len(ids) > 0 {
+		batch.Queue(`SELECT 1 FROM `+s.t("resources")+`
+			WHERE tenant = $1 AND type IN ('User', 'Group') AND id = ANY($2::text[])
+			ORDER BY type, id FOR KEY SHARE`, tenant, ids)
+	}
+	batch.Queue(`SELECT 1 FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id)
+	batch.Queue(s.patchSQL(),
 		tenant, id, ids, hints, folded, values, foldedValues, expectedVersion, change.MustBeMembers, remove, change.LastModified,
 	).QueryRow(func(row pgx.Row) error {
 		var (
