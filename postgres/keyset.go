@@ -133,11 +133,25 @@ func (b *builder) after(p position, sk string, kind keyKind, descending bool) st
 		return "(" + sk + " IS NULL AND " + seq + ")"
 	}
 	v := b.keyParam(*p.K, kind)
+	if notNullKeys[sk] {
+		// A bound an index on the column starts its scan at.
+		op := ">"
+		if descending {
+			op = "<"
+		}
+		return "(" + sk + " " + op + "= " + v + " AND (" + sk + " " + op + " " + v + " OR " + seq + "))"
+	}
 	op, rest := ">", " OR "+sk+" IS NULL"
 	if descending {
 		op, rest = "<", ""
 	}
 	return "(" + sk + " " + op + " " + v + " OR (" + sk + " = " + v + " AND " + seq + ")" + rest + ")"
+}
+
+// notNullKeys are the sort keys that are never NULL: columns, some of
+// them indexed.
+var notNullKeys = map[string]bool{
+	"r.id_folded": true, `r.id COLLATE "C"`: true, "r.created": true, "r.last_modified": true, `r.version COLLATE "C"`: true,
 }
 
 // goBefore reports whether p comes before the resource res with seq in a
