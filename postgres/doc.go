@@ -1,6 +1,7 @@
 // Package postgres is a scim.Store on PostgreSQL (pgx v5): a production
 // store for one or many processes sharing a database. It implements
-// scim.Store and scim.MembershipPatcher and passes the storetest kit.
+// scim.Store, scim.MembershipPatcher and scim.TokenStore and passes the
+// storetest kit.
 //
 // # Set-up
 //
@@ -27,6 +28,13 @@
 // on the database (for the schema) the first time, and nothing but the
 // tables' privileges afterwards. PostgreSQL 13 or later (gen_random_uuid).
 //
+// Optionally, New also creates the pg_trgm extension (if the database
+// offers it and the user may: it is a trusted extension, so CREATE on the
+// database suffices) and a trigram GIN index on the folded userName
+// (resources_user_name_trgm), which answers userName co and ew by index.
+// It is no numbered migration: where pg_trgm is missing or refused, New
+// goes on without it, and a later New adds it once it is there.
+//
 // # Tables
 //
 //   - resources: one row per resource, keyed by (tenant, type, id). The
@@ -48,8 +56,12 @@
 //     (tenant, folded member). Both the Group and the member are foreign
 //     keys to resources ON DELETE CASCADE, so no member can outlive its
 //     resource.
+//   - tokens (migration 2): one row per bearer token of scim.Tokens, with
+//     the SHA-256 digest of its secret (unique: TokenByDigest is an index
+//     lookup), its principal and its times (to the microsecond), indexed
+//     by (tenant, created_at, id) for ListTokens.
 //
-// Every table starts with the tenant (scim.TenantFrom); every statement is
+// Every table of resources starts with the tenant (scim.TenantFrom); every statement is
 // bound to it.
 //
 // # Writes
@@ -69,19 +81,35 @@
 // gives every Group it removes the resource from a new version and
 // LastModified in the same transaction. PatchMembers inserts or deletes
 // only the rows it names and bumps the Group's version: its cost does not
-// depend on the Group's size.
+// depend on the Group's size. It is one round trip: a batch (one implicit
+// transaction) that locks the members to add and the Group, then checks
+// the version, the members and the members to remove and writes, in one
+// statement whose snapshot follows the locks.
 //
 // # Queries
 //
 // Filters are translated to SQL with every value a bound parameter. These
 // use an index: id, userName, externalId and displayName with eq (the last
-// three also with sw, gt, ge, lt and le), a Group's members.value eq and a
+// three also with sw, gt, ge, lt and le; userName also with co and ew
+// where pg_trgm is available, see below), a Group's members.value eq and a
 // User's groups.value and groups.display eq; Get reads a User's groups
 // through the member index. A query whose projection leaves out members
 // (or a User's groups) reads no member rows. Without sortBy, resources
 // come in insertion order; every sort breaks ties by it, so paging sees
 // each resource once. totalResults is a count(*) of the same filter, sent
 // in the same round trip as the page.
+//
+// Keyset queries (Query.Keyset, RFC 9865 cursors) page without OFFSET: a
+// position (Page.Next, Query.After) is base64 JSON of the last resource's
+// seq and its sort key as SQL computed it (folded text, exact numeric,
+// boolean, or microseconds), and the next page is a WHERE clause that
+// selects what follows it in the sort order (resources without a value
+// last ascending and first descending, ties by seq), one row more than
+// Count to tell whether a next page exists. Resources created or deleted
+// meanwhile do not shift the others. A position the store did not make
+// for that kind of order is scim.ErrInvalidCursor. Queries that fall back
+// to Go page the same way over their candidates; when Go sorts, the
+// position holds scim.SortValue and compares by scim.CompareSortValues.
 //
 // SQL answers exactly (as scim.Matches, scim.Compare and
 // scim.SortResources would) every operator on string, reference, binary,

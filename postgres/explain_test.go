@@ -107,6 +107,40 @@ func TestIndexesUsed(t *testing.T) {
 		expectIndex(t, pool, c.name+" (count)", countSQL, countArgs, c.index)
 		expectIndex(t, pool, c.name+" (page)", pageSQL, pageArgs, c.index)
 	}
+	// userName co by the trigram index, where New could create it.
+	var trgm bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.schema+"."+trigramIndexName).Scan(&trgm); err != nil {
+		t.Fatal(err)
+	}
+	if trgm {
+		q := scim.Query{Filter: &scim.CompareExpr{Path: str("userName", "", false), Op: scim.OpContains, Value: "ER4711"}, StartIndex: 1, Count: 100}
+		pl := s.plan("t", "User", q)
+		countSQL, countArgs := s.countSQL(pl)
+		_, pageSQL, pageArgs := s.pageSQL(pl, q)
+		expectIndex(t, pool, "userName co (count)", countSQL, countArgs, trigramIndexName)
+		expectIndex(t, pool, "userName co (page)", pageSQL, pageArgs, trigramIndexName)
+	} else {
+		t.Logf("no pg_trgm in this database: userName co is not indexed")
+	}
+	// Keyset pages start at their position by index, in the store's
+	// order and sorted by id.
+	key := "u50000"
+	byID := scim.AttrPath{Name: "id", Type: scim.TypeString}
+	for _, c := range []struct {
+		name  string
+		q     scim.Query
+		pos   position
+		index string
+	}{
+		{"keyset page", scim.Query{Keyset: true, Count: 100}, position{S: 50000}, "resources_order"},
+		{"keyset page by id", scim.Query{Keyset: true, Count: 100, SortBy: &byID}, position{S: 50000, T: "s", K: &key}, "resources_id_folded"},
+		{"keyset page by id descending", scim.Query{Keyset: true, Count: 100, SortBy: &byID, Descending: true}, position{S: 50000, T: "s", K: &key}, "resources_id_folded"},
+	} {
+		pl := s.plan("t", "User", c.q)
+		pl.pos = &c.pos
+		_, pageSQL, pageArgs := s.pageSQL(pl, c.q)
+		expectIndex(t, pool, c.name, pageSQL, pageArgs, c.index)
+	}
 	_, getSQL := s.getSQL("User")
 	expectIndex(t, pool, "Get User with its groups", getSQL, []any{"t", "User", "u4711"}, "members_member")
 	expectIndex(t, pool, "Get User with its groups", getSQL, []any{"t", "User", "u4711"}, "resources_pkey")

@@ -69,6 +69,51 @@ func TestFallback(t *testing.T) {
 		}
 	}
 
+	// Keyset pages of fallback queries (Go filters, Go sorts, or both)
+	// follow the order of the whole answer.
+	userName := scim.AttrPath{Name: "userName", Type: scim.TypeString}
+	for _, base := range []scim.Query{
+		{Filter: untyped},
+		{Filter: untyped, SortBy: &userName, Descending: true},
+		{SortBy: &byGroups},
+		{SortBy: &byGroups, Descending: true, Filter: untyped},
+	} {
+		full := base
+		full.StartIndex, full.Count = 1, 1000
+		want, err := s.Query(ctx, "User", full)
+		if err != nil {
+			t.Fatalf("Query %+v: %v", full, err)
+		}
+		for _, size := range []int{1, 4, 1000} {
+			q := base
+			q.Keyset, q.Count = true, size
+			var got []string
+			for pages := 0; pages <= len(want.Resources)+1; pages++ {
+				page, err := s.Query(ctx, "User", q)
+				if err != nil {
+					t.Fatalf("Query %+v: %v", q, err)
+				}
+				if page.TotalResults != want.TotalResults {
+					t.Errorf("keyset Query %+v: total %d, want %d", q, page.TotalResults, want.TotalResults)
+				}
+				for _, r := range page.Resources {
+					got = append(got, r.ID)
+				}
+				if page.Next == "" {
+					break
+				}
+				q.After = page.Next
+			}
+			var wantIDs []string
+			for _, r := range want.Resources {
+				wantIDs = append(wantIDs, r.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("paging %+v by keyset %d at a time: got %v, want %v", base, size, got, wantIDs)
+			}
+		}
+	}
+
 	small := newStore(t, pool, postgres.WithFallbackLimit(5))
 	for _, r := range storetest.Population(7, 20) {
 		if _, err := small.Create(ctx, r); err != nil {

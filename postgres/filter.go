@@ -410,7 +410,7 @@ func (b *builder) compare(c *scim.CompareExpr, sc *scope) cond {
 		case time.Time:
 			want = v
 		case string:
-			t, ok := parseDateTime(v)
+			t, ok := scim.ParseDateTime(v)
 			if !ok {
 				return noKey(c.Op)
 			}

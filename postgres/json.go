@@ -224,7 +224,10 @@ func encodeTimes(attrs map[string]any) (doc string, ok bool, err error) {
 func timesValue(v any, found *bool) any {
 	switch v := v.(type) {
 	case string:
-		if t, ok := parseDateTime(v); ok {
+		if !mayBeDateTime(v) {
+			return v
+		}
+		if t, ok := scim.ParseDateTime(v); ok {
 			*found = true
 			return json.Number(epochNanos(t))
 		}
@@ -247,20 +250,14 @@ func timesValue(v any, found *bool) any {
 	return nil // numbers and anything else: no dateTime
 }
 
-// parseDateTime parses a stored dateTime as scim.Matches does (RFC 3339 in
-// any case, or without a zone in UTC).
-func parseDateTime(s string) (time.Time, bool) {
-	if len(s) < len("2006-01-02T15:04:05") || s[4] != '-' {
-		return time.Time{}, false
-	}
-	s = strings.ToUpper(s)
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, true
-	}
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, time.UTC); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
+// mayBeDateTime is a cheap test that leaves out most strings that are no
+// dateTime before scim.ParseDateTime, which upper-cases (allocates) first:
+// encodeTimes asks it of every string of every document written. Every
+// string scim.ParseDateTime accepts has at least 19 bytes and a "-" after
+// its four-digit year (upper-casing cannot make one, nor lengthen the
+// string), so the answers are the same.
+func mayBeDateTime(s string) bool {
+	return len(s) >= len("2006-01-02T15:04:05") && s[4] == '-'
 }
 
 // epochNanos returns t as the decimal number of nanoseconds since 1970,

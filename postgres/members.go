@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/scimkit/scim"
@@ -118,6 +119,17 @@ func (s *Store) syncMembers(ctx context.Context, tx pgx.Tx, tenant, groupID stri
 // the tenant is a *scim.MemberNotFoundError, and nothing is written. It
 // returns the Group's Meta after the change and the ids it really added
 // and removed, in the order of change.
+//
+// It is one round trip: a batch of statements that the database runs as
+// one (implicit) transaction, with generic plans (set for the transaction
+// only: planning the large statement on every call would cost more than
+// running it). The first two lock the members to
+// add (key share, in the order every Group write locks them) and then the
+// Group (no key update); the third, with a snapshot taken once it holds
+// the locks, checks the version, the members and (MustBeMembers) the
+// members to remove, and only when all hold deletes and inserts the rows
+// (RETURNING says which changed) and bumps the Group's version and
+// lastModified if any did.
 func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, change scim.MembershipChange, expectedVersion string) (scim.MembershipResult, error) {
 	if err := ctx.Err(); err != nil {
 		return scim.MembershipResult{}, err
@@ -144,57 +156,137 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 			remove = append(remove, r)
 		}
 	}
+	n := len(add)
+	ids, hints, folded, values, foldedValues := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, m := range add {
+		ids[i], hints[i], folded[i], values[i], foldedValues[i] = m.id, m.typeHint, m.folded, m.value, m.foldedJSON
+	}
 	tenant := scim.TenantFrom(ctx)
-	var res scim.MembershipResult
-	err := s.inTx(ctx, "patch members", func(tx pgx.Tx) error {
-		res = scim.MembershipResult{}
-		meta := &res.Meta
-		if err := s.lockMembers(ctx, tx, tenant, add); err != nil {
-			return s.memberError(ctx, tx, tenant, resourceType, id, expectedVersion, err)
+	var (
+		res     scim.MembershipResult
+		err     error
+		outcome patchOutcome
+	)
+	for attempt := 1; ; attempt++ {
+		outcome, err = s.patchMembersOnce(ctx, tenant, id, change, expectedVersion, ids, hints, folded, values, foldedValues, remove)
+		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			break
 		}
-		err := tx.QueryRow(ctx, `SELECT version, created, last_modified FROM `+s.t("resources")+`
-			WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id).
-			Scan(&meta.Version, &meta.Created, &meta.LastModified)
-		if isNoRows(err) {
-			return notFound(resourceType, id)
+		s.logger.DebugContext(ctx, "postgres: retrying transaction", "op", "patch members", "attempt", attempt, "err", err)
+	}
+	if err == nil {
+		switch {
+		case outcome.stored == nil:
+			err = notFound(resourceType, id)
+		case expectedVersion != "" && *outcome.stored != expectedVersion:
+			err = versionMismatch(resourceType, id, *outcome.stored, expectedVersion)
+		case outcome.missing != nil:
+			err = &scim.MemberNotFoundError{ID: *outcome.missing}
+		case !outcome.ok:
+			err = fmt.Errorf("postgres: Group %q: a member to remove is not a member: %w", id, scim.ErrNoTarget)
 		}
-		if err != nil {
-			return err
-		}
-		if expectedVersion != "" && meta.Version != expectedVersion {
-			return versionMismatch(resourceType, id, meta.Version, expectedVersion)
-		}
-		var removed, added []string
-		if len(remove) > 0 {
-			rows, err := tx.Query(ctx, `DELETE FROM `+s.t("members")+`
-				WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id`, tenant, id, remove)
-			if err != nil {
-				return err
-			}
-			if removed, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-				return err
-			}
-			if change.MustBeMembers && len(removed) != len(remove) {
-				return fmt.Errorf("postgres: Group %q: a member to remove is not a member: %w", id, scim.ErrNoTarget)
-			}
-		}
-		if added, err = s.insertMembers(ctx, tx, tenant, id, add, false); err != nil {
-			return err
-		}
-		if len(removed) == 0 && len(added) == 0 {
-			return nil
-		}
-		res.Added = inOrder(added, add, func(m memberRow) string { return m.id })
-		res.Removed = inOrder(removed, remove, func(id string) string { return id })
-		return tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $3
-			WHERE tenant = $1 AND type = 'Group' AND id = $2 RETURNING version, last_modified`,
-			tenant, id, change.LastModified).Scan(&meta.Version, &meta.LastModified)
-	})
+	}
 	if err != nil {
 		return scim.MembershipResult{}, wrap(ctx, "patch members of "+resourceType, err)
 	}
+	res.Meta = outcome.meta
+	if outcome.newVersion != nil {
+		res.Meta.Version, res.Meta.LastModified = *outcome.newVersion, outcome.newModified
+		res.Added = inOrder(outcome.added, add, func(m memberRow) string { return m.id })
+		res.Removed = inOrder(outcome.removed, remove, func(id string) string { return id })
+	}
 	res.Meta.Created, res.Meta.LastModified = utc(res.Meta.Created), utc(res.Meta.LastModified)
 	return res, nil
+}
+
+// patchOutcome is what the statement of PatchMembers found and did.
+type patchOutcome struct {
+	stored         *string // the Group's version before; nil when it is missing
+	meta           scim.Meta
+	ok             bool    // every check held, and the change was applied
+	missing        *string // the first member to add that names nothing
+	removed, added []string
+	newVersion     *string // set when the members changed
+	newModified    time.Time
+}
+
+// patchSQL is the statement of PatchMembers that checks and writes, with
+// parameters tenant, Group id, the members to add (ids, type hints, folded
+// ids, values, folded values), the expected version, MustBeMembers, the
+// ids to remove and the new lastModified.
+func (s *Store) patchSQL() string {
+	return `WITH g AS (
+			SELECT version, created, last_modified FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
+		a AS (
+			-- The members to add with their type: a Group if hinted so
+			-- and one exists, or if only a Group has the id; else a User.
+			SELECT x.i, x.n, x.f, x.v, x.fv,
+				CASE WHEN e.gr AND (x.h = 'Group' OR NOT e.u) THEN 'Group' WHEN e.u THEN 'User' END AS typ
+			FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS x(i, h, f, v, fv, n)
+			LEFT JOIN (
+				SELECT r.id, bool_or(r.type = 'User') AS u, bool_or(r.type = 'Group') AS gr
+				FROM ` + s.t("resources") + ` r WHERE r.tenant = $1 AND r.type IN ('User', 'Group') AND r.id = ANY($3::text[])
+				GROUP BY r.id) e ON e.id = x.i),
+		ok AS (
+			SELECT EXISTS (SELECT 1 FROM g WHERE $8 = '' OR g.version = $8)
+				AND NOT EXISTS (SELECT 1 FROM a WHERE a.typ IS NULL)
+				AND (NOT $9::boolean OR (SELECT count(*) FROM ` + s.t("members") + `
+					WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($10::text[])) = cardinality($10::text[])) AS ok),
+		del AS (
+			DELETE FROM ` + s.t("members") + `
+			WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($10::text[]) AND (SELECT ok FROM ok)
+			RETURNING member_id),
+		ins AS (
+			INSERT INTO ` + s.t("members") + ` AS m (tenant, group_id, member_type, member_id, member_folded, value, folded)
+			SELECT $1, $2, a.typ, a.i, a.f, a.v::jsonb, a.fv::jsonb FROM a WHERE (SELECT ok FROM ok)
+			ORDER BY a.n
+			ON CONFLICT (tenant, group_id, member_id) DO NOTHING
+			RETURNING m.member_id),
+		upd AS (
+			UPDATE ` + s.t("resources") + ` SET version = ` + newVersion + `, last_modified = $11
+			WHERE tenant = $1 AND type = 'Group' AND id = $2 AND (EXISTS (SELECT 1 FROM del) OR EXISTS (SELECT 1 FROM ins))
+			RETURNING version, last_modified)
+		SELECT g.version, g.created, g.last_modified, (SELECT ok FROM ok),
+			(SELECT a.i FROM a WHERE a.typ IS NULL ORDER BY a.n LIMIT 1),
+			ARRAY(SELECT member_id FROM del), ARRAY(SELECT member_id FROM ins),
+			(SELECT version FROM upd), (SELECT last_modified FROM upd)
+		FROM (SELECT 1) one LEFT JOIN g ON TRUE`
+}
+
+// patchMembersOnce sends the batch of PatchMembers (see there).
+func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change scim.MembershipChange, expectedVersion string,
+	ids, hints, folded, values, foldedValues, remove []string) (patchOutcome, error) {
+	var o patchOutcome
+	batch := &pgx.Batch{}
+	// Generic plans for the batch's statements (until its transaction
+	// ends): they are index lookups whatever the arrays hold, and the
+	// planner would otherwise plan the large statement anew on every call,
+	// which costs more than running it.
+	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	if len(ids) > 0 {
+		batch.Queue(`SELECT 1 FROM `+s.t("resources")+`
+			WHERE tenant = $1 AND type IN ('User', 'Group') AND id = ANY($2::text[])
+			ORDER BY type, id FOR KEY SHARE`, tenant, ids)
+	}
+	batch.Queue(`SELECT 1 FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id)
+	batch.Queue(s.patchSQL(),
+		tenant, id, ids, hints, folded, values, foldedValues, expectedVersion, change.MustBeMembers, remove, change.LastModified,
+	).QueryRow(func(row pgx.Row) error {
+		var (
+			created, modified, newModified *time.Time
+		)
+		if err := row.Scan(&o.stored, &created, &modified, &o.ok, &o.missing, &o.removed, &o.added, &o.newVersion, &newModified); err != nil {
+			return err
+		}
+		if o.stored != nil {
+			o.meta = scim.Meta{Version: *o.stored, Created: *created, LastModified: *modified}
+		}
+		if newModified != nil {
+			o.newModified = *newModified
+		}
+		return nil
+	})
+	return o, s.pool.SendBatch(ctx, batch).Close()
 }
 
 // inOrder returns the ids of got in the order of the list they came from,

@@ -75,11 +75,28 @@ CREATE INDEX members_member ON S.members (tenant, member_id, member_type);
 CREATE INDEX members_member_folded ON S.members (tenant, member_folded);
 `, "S.", s+".")
 		}},
+		{version: 2, sql: func(s string) string {
+			// Bearer tokens (scim.TokenStore): digests only, found by
+			// digest, listed per tenant oldest first.
+			return strings.ReplaceAll(`
+CREATE TABLE S.tokens (
+	id         text PRIMARY KEY,
+	digest     bytea NOT NULL UNIQUE,
+	name       text NOT NULL,
+	tenant     text NOT NULL,
+	read_only  boolean NOT NULL,
+	user_id    text NOT NULL,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NULL
+);
+CREATE INDEX tokens_tenant ON S.tokens (tenant, created_at, id);
+`, "S.", s+".")
+		}},
 	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the schema to SchemaVersion. It runs in one transaction
 // under an advisory lock on the schema's name, so that processes starting
@@ -117,6 +134,71 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("recording migration %d: %w", m.version, err)
 			}
 		}
-		return nil
+		return s.trigramIndex(ctx, tx)
 	})
+}
+
+// trigramIndexName is the optional GIN index of userName trigrams.
+const trigramIndexName = "resources_user_name_trgm"
+
+// trigramIndex creates, when it is missing and the pg_trgm extension is
+// installed or can be, a trigram GIN index on the folded userName, which
+// answers userName co (and ew) without reading every User. It is optional
+// and no versioned step: where the database offers no pg_trgm, or the
+// user may not create it, nothing happens and New succeeds; a later New
+// where it has become available adds it. Each attempt runs in a savepoint
+// of the migration's transaction, so that a refusal undoes nothing else.
+func (s *Store) trigramIndex(ctx context.Context, tx pgx.Tx) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.schema+"."+trigramIndexName).Scan(&exists); err != nil || exists {
+		return err
+	}
+	var extSchema *string
+	if err := tx.QueryRow(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&extSchema); err != nil && !isNoRows(err) {
+		return err
+	}
+	if extSchema == nil {
+		var available bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm')`).Scan(&available); err != nil || !available {
+			return err
+		}
+		// One creator at a time in the database: concurrent CREATE
+		// EXTENSION IF NOT EXISTS can collide.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('scimkit/postgres:pg_trgm', 0))`); err != nil {
+			return err
+		}
+		err := optional(ctx, tx, func(sp pgx.Tx) error {
+			if _, err := sp.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_trgm`); err != nil {
+				return err
+			}
+			return sp.QueryRow(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&extSchema)
+		})
+		if err != nil || extSchema == nil {
+			s.logger.DebugContext(ctx, "postgres: no pg_trgm extension: userName co is not indexed", "err", err)
+			return nil
+		}
+	}
+	err := optional(ctx, tx, func(sp pgx.Tx) error {
+		_, err := sp.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+trigramIndexName+` ON `+s.t("resources")+
+			` USING gin (user_name `+pgx.Identifier{*extSchema}.Sanitize()+`.gin_trgm_ops)`)
+		return err
+	})
+	if err != nil {
+		s.logger.DebugContext(ctx, "postgres: no trigram index: userName co is not indexed", "err", err)
+	}
+	return nil
+}
+
+// optional runs fn in a savepoint of tx: an error of fn rolls back only
+// what fn did and is returned; tx goes on.
+func optional(ctx context.Context, tx pgx.Tx, fn func(sp pgx.Tx) error) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(sp); err != nil {
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	return sp.Commit(ctx)
 }

@@ -67,3 +67,29 @@ func TestSchemaNameIsQuoted(t *testing.T) {
 		t.Fatalf("the schema %q must exist under its exact name; found %d (%v)", name, n, err)
 	}
 }
+
+// TestMigrateFromVersion1 upgrades a schema at version 1 (before the
+// tokens table): New adds the step and records it.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool := testPool(t)
+	schema := freshSchema(t, pool)
+	ctx := context.Background()
+	if _, err := postgres.New(ctx, pool, postgres.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	if _, err := pool.Exec(ctx, "DROP TABLE "+q+".tokens; DELETE FROM "+q+".schema_migrations WHERE version > 1"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatalf("New on a schema at version 1: %v", err)
+	}
+	if _, err := s.ListTokens(ctx, "acme"); err != nil {
+		t.Errorf("after the upgrade the tokens table must exist: %v", err)
+	}
+	var v int
+	if err := pool.QueryRow(ctx, "SELECT max(version) FROM "+q+".schema_migrations").Scan(&v); err != nil || v != postgres.SchemaVersion {
+		t.Errorf("the upgrade must record version %d; found %d (%v)", postgres.SchemaVersion, v, err)
+	}
+}

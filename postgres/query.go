@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +29,13 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 		page *scim.Page
 		err  error
 	)
+	if q.Keyset && q.After != "" {
+		p, err := parsePosition(q.After, pl.kind)
+		if err != nil {
+			return nil, err
+		}
+		pl.pos = &p
+	}
 	if pl.exact {
 		page, err = s.queryExact(ctx, pl, q)
 	} else {
@@ -45,8 +54,12 @@ type plan struct {
 	where string
 	// nFilter is the number of parameters where binds.
 	nFilter int
-	// sk is the sort key, "" for the store's own order.
-	sk string
+	// sk is the sort key, "" for the store's own order, and kind its
+	// type (kindGo when Go sorts).
+	sk   string
+	kind keyKind
+	// pos is the position a Keyset query's page follows.
+	pos *position
 	// goFilter and goSort tell what Go must do that SQL could not.
 	goFilter, goSort bool
 	exact            bool
@@ -60,11 +73,11 @@ func (s *Store) plan(tenant, typ string, q scim.Query) plan {
 	c := b.filter(q.Filter, nil)
 	pl := plan{b: b, where: "r.tenant = $1 AND r.type = $2 AND " + c.sup, nFilter: len(b.args), goFilter: !c.exact()}
 	if q.SortBy != nil {
-		sk, ok := b.sortKey(*q.SortBy)
+		sk, kind, ok := b.sortKey(*q.SortBy)
 		if ok {
-			pl.sk = sk
+			pl.sk, pl.kind = sk, kind
 		} else {
-			pl.goSort = true
+			pl.goSort, pl.kind = true, kindGo
 		}
 	}
 	pl.exact = !pl.goFilter && !pl.goSort
@@ -82,6 +95,10 @@ func (s *Store) countSQL(pl plan) (string, []any) {
 // and the order's columns only (an index alone answers "the 100 Groups
 // after the first 50,000"); then the page's rows are read, and only their
 // groups or members, as the projection hints allow.
+//
+// A Keyset page starts after its position instead of at an offset, and
+// reads one resource more than Count, to know whether one follows; its
+// rows start with their seq and their key as a position holds it.
 func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
 	b := pl.b
 	sel := s.selectList(b.typ, "p", wants(q, groupsAttr), wants(q, membersAttr))
@@ -91,12 +108,25 @@ func (s *Store) pageSQL(pl plan, q scim.Query) (selection, string, []any) {
 		inner += ", " + pl.sk + " AS sk"
 		outer = orderBy("k", "k.sk", q.Descending)
 	}
+	where := pl.where
+	if q.Keyset && pl.pos != nil {
+		where += " AND " + b.after(*pl.pos, pl.sk, pl.kind, q.Descending)
+	}
 	args := append([]any(nil), b.args...)
 	limit := "$" + strconv.Itoa(len(args)+1)
-	offset := "$" + strconv.Itoa(len(args)+2)
-	args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
-	return sel, `SELECT ` + sel.cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + pl.where +
-		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + ` LIMIT ` + limit + ` OFFSET ` + offset + `) k
+	cols := sel.cols
+	var paging string
+	if q.Keyset {
+		args = append(args, int64(q.Count)+1)
+		paging = ` LIMIT ` + limit
+		cols = `k.seq, ` + keyText("k.sk", pl.kind) + `, ` + cols
+	} else {
+		offset := "$" + strconv.Itoa(len(args)+2)
+		args = append(args, int64(q.Count), int64(max(q.StartIndex, 1)-1))
+		paging = ` LIMIT ` + limit + ` OFFSET ` + offset
+	}
+	return sel, `SELECT ` + cols + ` FROM (SELECT ` + inner + ` FROM ` + s.t("resources") + ` r WHERE ` + where +
+		` ORDER BY ` + orderBy("r", pl.sk, q.Descending) + paging + `) k
 		JOIN ` + s.t("resources") + ` p ON p.tenant = $1 AND p.type = $2 AND p.seq = k.seq
 		ORDER BY ` + outer, args
 }
@@ -132,13 +162,27 @@ func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Pa
 	if q.Count > 0 {
 		sel, sql, args := s.pageSQL(pl, q)
 		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			var (
+				seq int64
+				key *string
+				dst []any
+			)
+			if q.Keyset {
+				dst = []any{&seq, &key}
+			}
 			for rows.Next() {
-				r, err := sel.scan(rows, pl.b.typ)
+				if q.Keyset && len(page.Resources) == q.Count {
+					// One more follows: the page ends at the last one.
+					page.Next = position{S: seq, T: kindTags[pl.kind], K: key}.String()
+					break
+				}
+				r, err := sel.scan(rows, pl.b.typ, dst...)
 				if err != nil {
 					return err
 				}
 				page.Resources = append(page.Resources, r)
 			}
+			rows.Close()
 			return rows.Err()
 		})
 	}
@@ -156,14 +200,27 @@ func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Pa
 func (s *Store) queryFallback(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
 	b := pl.b
 	sel := s.selectList(b.typ, "r", true, true)
+	// Each candidate comes with its seq, its key as a position holds it,
+	// and whether it follows the Keyset query's position (in SQL when SQL
+	// sorts; Go sorts, Go tells).
+	follows := "TRUE"
+	if q.Keyset && pl.pos != nil && !pl.goSort {
+		follows = "coalesce(" + b.after(*pl.pos, pl.sk, pl.kind, q.Descending) + ", FALSE)"
+	}
 	limit := b.arg(int64(s.fallbackLimit) + 1)
-	rows, err := s.pool.Query(ctx, `SELECT `+sel.cols+` FROM `+s.t("resources")+` r WHERE `+pl.where+
+	rows, err := s.pool.Query(ctx, `SELECT r.seq, `+keyText(pl.sk, pl.kind)+`, `+follows+`, `+sel.cols+` FROM `+s.t("resources")+` r WHERE `+pl.where+
 		` ORDER BY `+orderBy("r", pl.sk, q.Descending)+` LIMIT `+limit, b.args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var matches []*scim.Resource
+	type candidate struct {
+		res    *scim.Resource
+		seq    int64
+		key    *string
+		follow bool
+	}
+	var matches []candidate
 	n := 0
 	for rows.Next() {
 		n++
@@ -174,24 +231,57 @@ func (s *Store) queryFallback(ctx context.Context, pl plan, q scim.Query) (*scim
 				Detail:   fmt.Sprintf("the filter or sort order needs more than %d resources evaluated one by one; narrow the filter (for example with userName, externalId or id)", s.fallbackLimit),
 			}
 		}
-		r, err := sel.scan(rows, b.typ)
+		var c candidate
+		r, err := sel.scan(rows, b.typ, &c.seq, &c.key, &c.follow)
 		if err != nil {
 			return nil, err
 		}
 		if pl.goFilter && !scim.Matches(q.Filter, r) {
 			continue
 		}
-		matches = append(matches, r)
+		c.res = r
+		matches = append(matches, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if pl.goSort && q.SortBy != nil {
-		scim.SortResources(matches, *q.SortBy, q.Descending)
+		// Stable: ties keep the candidates' order, which is seq.
+		by, desc := *q.SortBy, q.Descending
+		slices.SortStableFunc(matches, func(x, y candidate) int {
+			if desc {
+				return scim.Compare(y.res, x.res, by)
+			}
+			return scim.Compare(x.res, y.res, by)
+		})
 	}
+	page := &scim.Page{TotalResults: len(matches)}
 	start := min(max(q.StartIndex, 1)-1, len(matches))
+	if q.Keyset {
+		start = 0
+		if pl.pos != nil {
+			// The candidates are in the query's order: those that follow
+			// the position are the last ones.
+			start = sort.Search(len(matches), func(i int) bool {
+				if pl.goSort {
+					return goBefore(*pl.pos, matches[i].res, matches[i].seq, *q.SortBy, q.Descending)
+				}
+				return matches[i].follow
+			})
+		}
+	}
 	end := min(start+max(q.Count, 0), len(matches))
-	out := make([]*scim.Resource, end-start)
-	copy(out, matches[start:end])
-	return &scim.Page{Resources: out, TotalResults: len(matches)}, nil
+	page.Resources = make([]*scim.Resource, 0, end-start)
+	for _, c := range matches[start:end] {
+		page.Resources = append(page.Resources, c.res)
+	}
+	if q.Keyset && end < len(matches) && end > start {
+		last := matches[end-1]
+		p := position{S: last.seq, T: kindTags[pl.kind], K: last.key}
+		if pl.goSort {
+			p.K, p.V = nil, scim.SortValue(last.res, *q.SortBy)
+		}
+		page.Next = p.String()
+	}
+	return page, nil
 }

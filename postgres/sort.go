@@ -13,61 +13,65 @@ const primaryPath = `$[*] ? (@.primary == true || @.primary like_regex "^true$" 
 // scim.Compare orders them, with NULL for resources without one; ok is
 // false when SQL cannot order by by exactly (untyped or complex paths, a
 // Group's members, a User's groups), and Go sorts.
-func (b *builder) sortKey(by scim.AttrPath) (string, bool) {
+func (b *builder) sortKey(by scim.AttrPath) (string, keyKind, bool) {
 	if by.URN == "" {
 		switch by.Name {
 		case "id":
 			if !isStringType(by.Type) {
-				return "", false
+				return "", 0, false
 			}
 			if by.CaseExact {
-				return `r.id COLLATE "C"`, true
+				return `r.id COLLATE "C"`, kindText, true
 			}
-			return "r.id_folded", true
+			return "r.id_folded", kindText, true
 		case "meta":
 			switch by.Sub {
 			case "created":
-				return "r.created", true
+				return "r.created", kindTime, true
 			case "lastModified":
-				return "r.last_modified", true
+				return "r.last_modified", kindTime, true
 			case "version":
 				if by.CaseExact {
-					return `r.version COLLATE "C"`, true
+					return `r.version COLLATE "C"`, kindText, true
 				}
 			case "resourceType":
-				return "NULL::text", true // the same for every resource of the query
+				return "NULL::text", kindText, true // the same for every resource of the query
 			}
-			return "", false
+			return "", 0, false
 		case membersAttr:
 			if b.typ == groupType {
-				return "", false
+				return "", 0, false
 			}
 		case groupsAttr:
 			if b.typ == userType {
-				return "", false
+				return "", 0, false
 			}
 		}
 	}
-	var key string
+	var (
+		key  string
+		kind keyKind
+	)
 	fm := stored
 	switch {
 	case isStringType(by.Type):
 		if !by.CaseExact {
 			fm = folded
 		}
-		key = `(CASE WHEN jsonb_typeof(k.v) = 'string' AND k.v <> '""'::jsonb THEN k.v #>> '{}' END) COLLATE "C"`
+		key, kind = `(CASE WHEN jsonb_typeof(k.v) = 'string' AND k.v <> '""'::jsonb THEN k.v #>> '{}' END) COLLATE "C"`, kindText
 	case by.Type == scim.TypeInteger || by.Type == scim.TypeDecimal:
-		key = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`
+		key, kind = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`, kindNum
 	case by.Type == scim.TypeDateTime:
 		// The instant in nanoseconds, from the times form.
 		fm = times
-		key = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`
+		key, kind = `CASE WHEN jsonb_typeof(k.v) = 'number' THEN k.v::numeric END`, kindNum
 	case by.Type == scim.TypeBoolean:
 		fm = folded
+		kind = kindBool
 		key = `CASE WHEN jsonb_typeof(k.v) = 'boolean' THEN k.v::boolean
 			WHEN k.v = '"true"'::jsonb THEN TRUE WHEN k.v = '"false"'::jsonb THEN FALSE END`
 	default:
-		return "", false
+		return "", 0, false
 	}
 	doc := [...]string{stored: "r.attrs", folded: "r.folded", times: "r.times"}[fm]
 	path := []string{by.Name}
@@ -84,7 +88,7 @@ func (b *builder) sortKey(by scim.AttrPath) (string, bool) {
 	} else {
 		val = `(SELECT CASE WHEN jsonb_typeof(x.e) = 'object' THEN x.e -> 'value' ELSE x.e END AS v FROM ` + elem + ` x)`
 	}
-	return `(SELECT ` + key + ` FROM (SELECT CASE WHEN jsonb_typeof(y.v) = 'array' THEN y.v -> 0 ELSE y.v END AS v FROM ` + val + ` y) k)`, true
+	return `(SELECT ` + key + ` FROM (SELECT CASE WHEN jsonb_typeof(y.v) = 'array' THEN y.v -> 0 ELSE y.v END AS v FROM ` + val + ` y) k)`, kind, true
 }
 
 // orderBy returns the ORDER BY list for the sort key sk ("" for none) of
