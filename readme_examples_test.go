@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/elimity-com/scim/schema"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimkit/scim"
 	"github.com/scimkit/scim/memstore"
+	"github.com/scimkit/scim/postgres"
 )
 
 // Example_mount is the README's "Mount it in your own application".
@@ -148,6 +150,34 @@ func ExampleNewTokens() {
 	// Output:
 	// true
 	// true <nil>
+}
+
+// Example_postgres is the README's "PostgreSQL in production"; it runs
+// nothing without $SCIM_POSTGRES_DSN.
+func Example_postgres() {
+	ctx := context.Background()
+	if os.Getenv("SCIM_POSTGRES_DSN") == "" {
+		return
+	}
+	production := func() error {
+		pool, err := pgxpool.New(ctx, os.Getenv("SCIM_POSTGRES_DSN"))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		store, err := postgres.New(ctx, pool, postgres.WithSchema("scim"))
+		if err != nil {
+			return err
+		}
+		tokens := scim.NewTokens(store) // tokens in the same database, shared by every replica
+		h, err := scim.New(store, tokens)
+		_ = h
+		return err
+	}
+	if err := production(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
 }
 
 // Example_me is the README's "/Me".

@@ -41,8 +41,11 @@ type app struct {
 
 // newApp returns the app's routes: /scim/v2/ for identity providers,
 // /admin/tokens for the app's administrators, /users for everyone.
-func newApp(store scim.Store, tokens scim.TokenStore, adminToken string, seats int, logger *slog.Logger) (http.Handler, error) {
+func newApp(ctx context.Context, store scim.Store, tokens scim.TokenStore, adminToken string, seats int, logger *slog.Logger) (http.Handler, error) {
 	a := &app{logger: logger, tokens: scim.NewTokens(tokens), admin: adminToken, users: map[string]*member{}, seats: seats}
+	if err := a.load(ctx, store); err != nil {
+		return nil, err
+	}
 	h, err := scim.New(store, a.tokens, scim.WithLogger(logger), scim.WithHooks(a.hooks()))
 	if err != nil {
 		return nil, err
@@ -56,21 +59,47 @@ func newApp(store scim.Store, tokens scim.TokenStore, adminToken string, seats i
 	return mux, nil
 }
 
+// load fills the app's table from the users the directory already holds
+// (after a restart on PostgreSQL), oldest first: the oldest owns the
+// company, and seats go in that order.
+func (a *app) load(ctx context.Context, store scim.Store) error {
+	byCreated := scim.AttrPath{Name: "meta", Sub: "created", Type: scim.TypeDateTime}
+	q := scim.Query{SortBy: &byCreated, Keyset: true, Count: 500}
+	for {
+		page, err := store.Query(ctx, "User", q)
+		if err != nil {
+			return fmt.Errorf("hostapp: loading the directory: %w", err)
+		}
+		for _, res := range page.Resources {
+			a.add(scim.UserFromResource(res))
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.After = page.Next
+	}
+}
+
+// add puts a user in the table. The caller holds a.mu or is alone.
+func (a *app) add(u *scim.User) *member {
+	m := &member{UserName: u.UserName, Email: u.PrimaryEmail(), Active: u.IsActive()}
+	m.Owner = len(a.users) == 0 // the company's first user owns it
+	if m.Active && a.seats > 0 {
+		m.Licensed, a.seats = true, a.seats-1
+	}
+	a.users[u.ID] = m
+	return m
+}
+
 func (a *app) hooks() scim.Hooks {
 	return scim.Hooks{
 		AfterCreate: func(ctx context.Context, res *scim.Resource) error {
 			if res.Type != "User" {
 				return nil
 			}
-			u := scim.UserFromResource(res)
 			a.mu.Lock()
 			defer a.mu.Unlock()
-			m := &member{UserName: u.UserName, Email: u.PrimaryEmail(), Active: u.IsActive()}
-			m.Owner = len(a.users) == 0 // the company's first user owns it
-			if m.Active && a.seats > 0 {
-				m.Licensed, a.seats = true, a.seats-1
-			}
-			a.users[res.ID] = m
+			m := a.add(scim.UserFromResource(res))
 			a.logger.InfoContext(ctx, "invite sent", "userName", m.UserName, "email", m.Email, "licensed", m.Licensed)
 			return nil
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -51,7 +52,7 @@ const deactivate = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
 // own table following through its hooks.
 func TestHostApp(t *testing.T) {
 	var logs bytes.Buffer
-	h, err := newApp(memstore.New(), memstore.NewTokenStore(), "admin-secret", 2, slog.New(slog.NewTextHandler(&logs, nil)))
+	h, err := newApp(context.Background(), memstore.New(), memstore.NewTokenStore(), "admin-secret", 2, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
