@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimkit/scim"
@@ -142,6 +143,7 @@ type scenario struct {
 }
 
 func scenarios(fx *fixture) []scenario {
+	var posted atomic.Int64
 	memberPatch := func(group string) func(n int64) (request, bool) {
 		return func(n int64) (request, bool) {
 			id := fx.spare[(n/2)%int64(len(fx.spare))]
@@ -161,7 +163,9 @@ func scenarios(fx *fixture) []scenario {
 			name := fx.userNames[uint64(n*7919)%uint64(len(fx.userNames))]
 			return request{method: http.MethodGet, path: "/scim/v2/Users?filter=userName%20eq%20%22" + name + "%22", ok: is(200)}, true
 		}},
-		{"POST /Users", func(n int64) (request, bool) {
+		{"POST /Users", func(int64) (request, bool) {
+			// A new name on every call, across rounds too.
+			n := posted.Add(1)
 			return request{method: http.MethodPost, path: "/scim/v2/Users", body: userJSON(fx.run + "-post-" + strconv.FormatInt(n, 10)), ok: is(201)}, true
 		}},
 		{"PATCH add/remove member, large group", memberPatch(fx.bigGroup)},
