@@ -28,10 +28,11 @@
 // on the database (for the schema) the first time, and nothing but the
 // tables' privileges afterwards. PostgreSQL 13 or later (gen_random_uuid).
 //
-// Optionally, New also creates the pg_trgm extension (if the database
-// offers it and the user may: it is a trusted extension, so CREATE on the
-// database suffices) and a trigram GIN index on the folded userName
-// (resources_user_name_trgm), which answers userName co and ew by index.
+// With WithTrigramIndex, New also creates the pg_trgm extension (if the
+// database offers it and the user may: it is a trusted extension, so
+// CREATE on the database suffices) and a trigram GIN index on the folded
+// userName (resources_user_name_trgm), which answers userName co and ew by
+// index, at a high price on every write of a userName (see the option).
 // It is no numbered migration: where pg_trgm is missing or refused, New
 // goes on without it, and a later New adds it once it is there.
 //
@@ -91,8 +92,9 @@
 // Filters are translated to SQL with every value a bound parameter. These
 // use an index: id, userName, externalId and displayName with eq (the last
 // three also with sw, gt, ge, lt and le; userName also with co and ew
-// where pg_trgm is available, see below), a Group's members.value eq and a
-// User's groups.value and groups.display eq; Get reads a User's groups
+// under WithTrigramIndex, where pg_trgm is available, see below), a
+// Group's members.value eq and a User's groups.value and groups.display
+// eq; Get reads a User's groups
 // through the member index. A query whose projection leaves out members
 // (or a User's groups) reads no member rows. Without sortBy, resources
 // come in insertion order; every sort breaks ties by it, so paging sees

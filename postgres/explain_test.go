@@ -37,7 +37,7 @@ func TestIndexesUsed(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	schema := "scimexplain_" + hex.EncodeToString(b[:])
 	defer pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	s, err := New(ctx, pool, WithSchema(schema))
+	s, err := New(ctx, pool, WithSchema(schema), WithTrigramIndex())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,6 +134,9 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("recording migration %d: %w", m.version, err)
 			}
 		}
+		if !s.trigram {
+			return nil
+		}
 		return s.trigramIndex(ctx, tx)
 	})
 }
