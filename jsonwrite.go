@@ -38,50 +38,38 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case map[string]any:
 		return appendObject(b, v)
 	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSON(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendJSON)
 	case []string:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, e)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, func(b []byte, s string) ([]byte, error) { return appendString(b, s), nil })
 	case []map[string]any:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendObject(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, v, appendObject)
 	case time.Time:
 		t, err := v.MarshalJSON()
 		return append(b, t...), err
 	}
 	enc, err := json.Marshal(v)
 	return append(b, enc...), err
+}
+
+// appendArray writes list as a JSON array, each element by appendElem.
+func appendArray[T any](b []byte, list []T, appendElem func([]byte, T) ([]byte, error)) ([]byte, error) {
+	b = append(b, '[')
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendElem(b, e); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func appendObject(b []byte, m map[string]any) ([]byte, error) {
