@@ -266,7 +266,7 @@ func (h *Handler) writeResource(req *request, rt *resourceType, res *Resource, s
 	if v := etag(res.Meta.Version); v != "" {
 		req.w.Header().Set("ETag", v)
 	}
-	writeJSON(req.w, status, rt.render(res, req.base, p))
+	writeEncoded(req.w, status, func(b []byte) ([]byte, error) { return rt.appendResource(b, res, req.base, p) })
 	return nil
 }
 

@@ -63,11 +63,10 @@ func (h *Handler) writeCursorPage(req *request, types []*resourceType, queries [
 	if err != nil {
 		return err
 	}
-	body := listResponse(h.renderAll(req, []typedPage{{tq, page.Resources}}, count), page.TotalResults, 0)
-	delete(body, "startIndex") // RFC 9865: a cursor page has no index
+	head := listHead{total: page.TotalResults, items: count} // RFC 9865: a cursor page has no startIndex
 	if page.Next != "" {
-		body["nextCursor"] = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
+		head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
 	}
-	writeJSON(req.w, http.StatusOK, body)
+	h.writeResources(req, head, []typedPage{{tq, page.Resources}})
 	return nil
 }

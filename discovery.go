@@ -68,7 +68,7 @@ func (h *Handler) serveResourceTypes(req *request, rest []string) error {
 		for _, rt := range h.types {
 			all = append(all, describe(rt))
 		}
-		writeJSON(req.w, http.StatusOK, listResponse(all, len(all), 1))
+		writeObjects(req.w, all)
 		return nil
 	}
 	for _, rt := range h.types {
@@ -103,7 +103,7 @@ func (h *Handler) serveSchemas(req *request, rest []string) error {
 	if len(rest) > 0 {
 		return &Error{Status: http.StatusNotFound, Detail: "no schema " + rest[0]}
 	}
-	writeJSON(req.w, http.StatusOK, listResponse(all, len(all), 1))
+	writeObjects(req.w, all)
 	return nil
 }
 

@@ -282,7 +282,7 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 		if err != nil {
 			return err
 		}
-		writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, []typedPage{{q, page.Resources}}, count), page.TotalResults, startIndex))
+		h.writeResources(req, listHead{total: page.TotalResults, items: count, startIndex: startIndex}, []typedPage{{q, page.Resources}})
 		return nil
 	case sorted:
 		return h.writeSortedAcrossTypes(req, queries, lr, startIndex, count)
@@ -304,7 +304,7 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 		pages = append(pages, typedPage{tq, page.Resources})
 		got += len(page.Resources)
 	}
-	writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, pages, count), total, startIndex))
+	h.writeResources(req, listHead{total: total, items: count, startIndex: startIndex}, pages)
 	return nil
 }
 
@@ -314,18 +314,32 @@ type typedPage struct {
 	resources []*Resource
 }
 
-// renderAll renders the pages' resources in order, at most count of them.
-func (h *Handler) renderAll(req *request, pages []typedPage, count int) []map[string]any {
-	out := []map[string]any{}
+// writeResources answers a list or search with the pages' resources, in
+// order, at most head.items of them.
+func (h *Handler) writeResources(req *request, head listHead, pages []typedPage) {
+	n := 0
 	for _, p := range pages {
-		for _, res := range p.resources {
-			if len(out) == count {
-				return out
-			}
-			out = append(out, p.tq.rt.render(res, req.base, p.tq.proj))
-		}
+		n += len(p.resources)
 	}
-	return out
+	head.items = min(head.items, n)
+	writeEncoded(req.w, http.StatusOK, func(b []byte) ([]byte, error) {
+		return appendList(b, head, func(b []byte) ([]byte, error) {
+			left := head.items
+			for _, p := range pages {
+				for _, res := range p.resources[:min(left, len(p.resources))] {
+					if b[len(b)-1] != '[' {
+						b = append(b, ',')
+					}
+					var err error
+					if b, err = p.tq.rt.appendResource(b, res, req.base, p.tq.proj); err != nil {
+						return b, err
+					}
+					left--
+				}
+			}
+			return b, nil
+		})
+	})
 }
 
 // writeSortedAcrossTypes answers a sorted query over several types as one
@@ -372,7 +386,7 @@ func (h *Handler) writeSortedAcrossTypes(req *request, queries []typeQuery, lr l
 	for _, it := range all[:min(count, len(all))] {
 		pages = append(pages, typedPage{it.tq, []*Resource{it.res}})
 	}
-	writeJSON(req.w, http.StatusOK, listResponse(h.renderAll(req, pages, count), total, startIndex))
+	h.writeResources(req, listHead{total: total, items: count, startIndex: startIndex}, pages)
 	return nil
 }
 

@@ -125,45 +125,119 @@ func hasKey(m map[string]map[string]bool, k string) bool {
 	return ok
 }
 
-// render turns a stored resource into its JSON representation: schemas,
-// id, the projected attributes and meta, with $ref values for members and
-// groups made absolute from base, the URL of the handler's root.
-func (rt *resourceType) render(res *Resource, base string, p projection) map[string]any {
-	out := map[string]any{"id": res.ID}
-	schemas := []string{rt.core.urn}
-	rt.renderAttrs(out, "", rt.topLevel, res.Attributes, base, p)
+// appendResource appends the JSON representation of a stored resource to
+// b: schemas, id, the projected attributes in schema order, the extensions
+// and meta, with $ref values for members and groups made absolute from
+// base, the URL of the handler's root. It reads res without keeping or
+// changing any of it, so a store may lend its own copy.
+func (rt *resourceType) appendResource(b []byte, res *Resource, base string, p projection) ([]byte, error) {
+	// The extensions are written first, past the end of b, to learn which
+	// have attributes to show: "schemas" lists only those. The resource is
+	// then written after them, and moved into place at the end.
+	start := len(b)
+	type span struct {
+		urn        string
+		start, end int
+	}
+	var small [2]span
+	exts := small[:0]
 	for _, e := range rt.extensions {
 		src, ok := res.Attributes[e.urn].(map[string]any)
 		if !ok {
 			continue
 		}
-		ext := map[string]any{}
-		rt.renderAttrs(ext, e.urn, e.attrs, src, base, p)
-		if len(ext) > 0 {
-			out[e.urn] = ext
-			schemas = append(schemas, e.urn)
+		s := len(b)
+		b = append(b, '{')
+		var err error
+		if b, err = rt.appendAttrs(b, e.urn, e.attrs, src, base, p); err != nil {
+			return b[:start], err
 		}
+		if len(b) == s+1 {
+			b = b[:s]
+			continue
+		}
+		b = append(b, '}')
+		exts = append(exts, span{e.urn, s, len(b)})
 	}
-	out["schemas"] = schemas
+	body := len(b)
+	b = append(b, `{"schemas":[`...)
+	b = appendString(b, rt.core.urn)
+	for _, e := range exts {
+		b = append(b, ',')
+		b = appendString(b, e.urn)
+	}
+	b = append(b, `],"id":`...)
+	b = appendString(b, res.ID)
+	var err error
+	if b, err = rt.appendAttrs(b, "", rt.topLevel, res.Attributes, base, p); err != nil {
+		return b[:start], err
+	}
+	for _, e := range exts {
+		b = appendKey(b, e.urn)
+		b = append(b, b[e.start:e.end]...)
+	}
 	if meta := rt.common.attr("meta"); meta != nil && p.returns(p.key("", "meta"), meta, nil) {
-		m := map[string]any{
-			"resourceType": rt.Name,
-			"created":      formatTime(res.Meta.Created),
-			"lastModified": formatTime(res.Meta.LastModified),
-			"location":     base + rt.Endpoint + "/" + res.ID,
-			"version":      etag(res.Meta.Version),
-		}
-		for _, sub := range meta.subs {
-			if !p.returns(p.key("", "meta"), meta, sub) {
-				delete(m, sub.name)
-			}
-		}
-		out["meta"] = m
+		b = rt.appendMeta(b, res, meta, base, p)
 	}
-	return out
+	b = append(b, '}')
+	n := copy(b[start:], b[body:])
+	return b[:start+n], nil
 }
 
-func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attrDef, src map[string]any, base string, p projection) {
+// appendMeta appends the meta attribute of res, with the sub-attributes p
+// returns.
+func (rt *resourceType) appendMeta(b []byte, res *Resource, meta *attrDef, base string, p projection) []byte {
+	key := p.key("", "meta")
+	b = appendKey(b, "meta")
+	b = append(b, '{')
+	for _, sub := range meta.subs {
+		if !p.returns(key, meta, sub) {
+			continue
+		}
+		switch sub.name {
+		case "resourceType":
+			b = appendKey(b, sub.name)
+			b = appendString(b, rt.Name)
+		case "created", "lastModified":
+			t := res.Meta.Created
+			if sub.name == "lastModified" {
+				t = res.Meta.LastModified
+			}
+			b = appendKey(b, sub.name)
+			b = append(b, '"')
+			b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		case "location":
+			b = appendKey(b, sub.name)
+			b = append(b, '"')
+			b = appendStringContent(b, base)
+			b = appendStringContent(b, rt.Endpoint)
+			b = append(b, '/')
+			b = appendStringContent(b, res.ID)
+			b = append(b, '"')
+		case "version":
+			b = appendKey(b, sub.name)
+			b = appendString(b, etag(res.Meta.Version))
+		}
+	}
+	return append(b, '}')
+}
+
+// appendKey appends the key of an object member, after a comma unless it
+// is the object's first (b ends with the opening brace: no value ends so).
+func appendKey(b []byte, key string) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = appendString(b, key)
+	return append(b, ':')
+}
+
+// appendAttrs appends, as members of the object b is writing, the
+// attributes of defs that src holds and p returns. An attribute left with
+// no value (a complex value none of whose sub-attributes are returned) is
+// not written.
+func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src map[string]any, base string, p projection) ([]byte, error) {
 	for _, def := range defs {
 		v, ok := src[def.name]
 		if !ok || def.name == "id" || def.name == "meta" {
@@ -173,37 +247,58 @@ func (rt *resourceType) renderAttrs(out map[string]any, urn string, defs []*attr
 		if !p.returns(key, def, nil) {
 			continue
 		}
-		if def.typ != TypeComplex {
-			out[def.name] = cloneValue(v)
+		mark := len(b)
+		b = appendKey(b, def.name)
+		var err error
+		switch m, isMap := v.(map[string]any); {
+		case def.typ != TypeComplex:
+			if b, err = appendJSON(b, v); err != nil {
+				return b, err
+			}
 			continue
-		}
-		if def.multi {
+		case def.multi:
+			b = append(b, '[')
+			open := len(b)
 			vals, _ := v.([]any)
-			list := make([]any, 0, len(vals))
 			for _, e := range vals {
-				if m, ok := e.(map[string]any); ok {
-					if c := rt.renderComplex(def, m, key, base, p); len(c) > 0 {
-						list = append(list, c)
-					}
+				m, ok := e.(map[string]any)
+				if !ok {
+					continue
+				}
+				s := len(b)
+				if s > open {
+					b = append(b, ',')
+				}
+				if b, err = rt.appendComplex(b, def, m, key, base, p); err != nil {
+					return b, err
+				}
+				if b[len(b)-2] == '{' { // nothing of it is returned
+					b = b[:s]
 				}
 			}
-			if len(list) > 0 {
-				out[def.name] = list
+			if len(b) == open {
+				b = b[:mark]
+				continue
 			}
-			continue
-		}
-		if m, ok := v.(map[string]any); ok {
-			if c := rt.renderComplex(def, m, key, base, p); len(c) > 0 {
-				out[def.name] = c
+			b = append(b, ']')
+		case isMap:
+			if b, err = rt.appendComplex(b, def, m, key, base, p); err != nil {
+				return b, err
 			}
+			if b[len(b)-2] == '{' {
+				b = b[:mark]
+			}
+		default:
+			b = b[:mark]
 		}
 	}
+	return b, nil
 }
 
-// renderComplex projects one complex value and fills a missing $ref of a
-// member, group or manager from its value.
-func (rt *resourceType) renderComplex(def *attrDef, m map[string]any, key, base string, p projection) map[string]any {
-	c := make(map[string]any, len(m)+1)
+// appendComplex appends one complex value, projected, filling a missing
+// $ref of a member, group or manager from its value.
+func (rt *resourceType) appendComplex(b []byte, def *attrDef, m map[string]any, key, base string, p projection) ([]byte, error) {
+	b = append(b, '{')
 	for _, sub := range def.subs {
 		v, ok := m[sub.name]
 		if !ok && sub.name == "$ref" {
@@ -211,11 +306,16 @@ func (rt *resourceType) renderComplex(def *attrDef, m map[string]any, key, base 
 				v, ok = ref, true
 			}
 		}
-		if ok && p.returns(key, def, sub) {
-			c[sub.name] = cloneValue(v)
+		if !ok || !p.returns(key, def, sub) {
+			continue
+		}
+		b = appendKey(b, sub.name)
+		var err error
+		if b, err = appendJSON(b, v); err != nil {
+			return b, err
 		}
 	}
-	return c
+	return append(b, '}'), nil
 }
 
 // refFor derives the URI of the resource a member, group or manager value

@@ -3,6 +3,7 @@ package scim_test
 import (
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,6 +47,8 @@ func TestProjection(t *testing.T) {
 			assert.Equal(t, []any{map[string]any{"value": "a@work"}, map[string]any{"value": "a@home"}}, b["emails"])
 		}},
 		{"attributes=password", []string{"id", "schemas"}, nil},
+		{"attributes=emails.display,name.middleName", []string{"id", "schemas"}, nil}, // values left empty are not written
+		{"attributes=" + acmeSchema + ":onRequest,emails.display", []string{"id", "schemas", acmeSchema}, nil},
 		{"attributes=" + acmeSchema + ":onRequest", []string{"id", "schemas", acmeSchema}, func(t *testing.T, b map[string]any) {
 			assert.Equal(t, map[string]any{"onRequest": "only when asked"}, b[acmeSchema])
 			assert.Equal(t, []any{scim.UserSchema, acmeSchema}, b["schemas"])
@@ -67,6 +70,7 @@ func TestProjection(t *testing.T) {
 				s.do(http.MethodGet, "/Users?"+tt.query, nil),
 			} {
 				require.Equal(t, http.StatusOK, resp.status, resp.raw)
+				assert.True(t, strings.HasPrefix(resp.raw, `{"schemas":[`), "schemas come first, as in RFC 7643's examples")
 				body := resp.body
 				if list, ok := body["Resources"].([]any); ok {
 					require.Len(t, list, 1)

@@ -16,14 +16,22 @@ const (
 // mediaType is the SCIM media type (RFC 7644 §8.1).
 const mediaType = "application/scim+json"
 
+// writeJSON answers with v's JSON encoding.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := appendJSON(make([]byte, 0, 1024), v)
+	writeEncoded(w, status, func(b []byte) ([]byte, error) { return appendJSON(b, v) })
+}
+
+// writeEncoded answers with the JSON body encode appends to an empty
+// buffer, or with a 500 when encode fails.
+func writeEncoded(w http.ResponseWriter, status int, encode func([]byte) ([]byte, error)) {
+	body, err := encode(make([]byte, 0, 2048))
 	if err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
 	}
-	w.Header().Set("Content-Type", mediaType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	h := w.Header()
+	h["Content-Type"] = []string{mediaType}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -56,16 +64,50 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, e.Status, body)
 }
 
-// listResponse is the body of a list or search answer.
-func listResponse(resources []map[string]any, total, startIndex int) map[string]any {
-	if resources == nil {
-		resources = []map[string]any{}
+// listHead is what a ListResponse (RFC 7644 §3.4.2) says besides its
+// Resources.
+type listHead struct {
+	total      int    // totalResults
+	items      int    // itemsPerPage: how many Resources follow
+	startIndex int    // 0 on a cursor page, which has none (RFC 9865)
+	next       string // nextCursor; "" when none
+}
+
+// appendList appends a ListResponse whose Resources items appends, each
+// element after a comma unless it is the first (b ends with '[').
+func appendList(b []byte, head listHead, items func([]byte) ([]byte, error)) ([]byte, error) {
+	b = append(b, `{"schemas":["`+ListResponseSchema+`"],"totalResults":`...)
+	b = strconv.AppendInt(b, int64(head.total), 10)
+	b = append(b, `,"itemsPerPage":`...)
+	b = strconv.AppendInt(b, int64(head.items), 10)
+	if head.startIndex > 0 {
+		b = append(b, `,"startIndex":`...)
+		b = strconv.AppendInt(b, int64(head.startIndex), 10)
 	}
-	return map[string]any{
-		"schemas":      []string{ListResponseSchema},
-		"totalResults": total,
-		"itemsPerPage": len(resources),
-		"startIndex":   startIndex,
-		"Resources":    resources,
+	if head.next != "" {
+		b = append(b, `,"nextCursor":`...)
+		b = appendString(b, head.next)
 	}
+	b = append(b, `,"Resources":[`...)
+	b, err := items(b)
+	return append(b, "]}"...), err
+}
+
+// writeObjects answers with a ListResponse of objects, all on one page.
+func writeObjects(w http.ResponseWriter, objects []map[string]any) {
+	head := listHead{total: len(objects), items: len(objects), startIndex: 1}
+	writeEncoded(w, http.StatusOK, func(b []byte) ([]byte, error) {
+		return appendList(b, head, func(b []byte) ([]byte, error) {
+			var err error
+			for i, o := range objects {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				if b, err = appendObject(b, o); err != nil {
+					break
+				}
+			}
+			return b, err
+		})
+	})
 }
