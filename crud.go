@@ -72,42 +72,82 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	return h.writeResource(req, rt, stored, http.StatusCreated)
 }
 
+// get is GET of one resource. A Viewer store lends it for the time it
+// takes to encode; the answer is sent after, so that a slow client never
+// holds the store. With attributes or excludedAttributes the resource is
+// asked for by a query on its id, which carries them as hints, so that a
+// store need not read what the client left out (a large group's members).
 func (h *Handler) get(req *request, rt *resourceType, id string) error {
-	res, err := h.getProjected(req, rt, id)
+	p, err := h.projectionOf(req, rt)
 	if err != nil {
 		return err
 	}
-	if inm := req.r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Meta.Version) {
-		req.w.Header().Set("ETag", etag(res.Meta.Version))
+	ctx := req.r.Context()
+	a := &getAnswer{rt: rt, base: req.base, p: p, inm: req.r.Header.Get("If-None-Match")}
+	if _, ok := h.store.(Viewer); !ok && p.paths == nil && p.exPaths == nil {
+		res, err := h.store.Get(ctx, rt.Name, id)
+		if err != nil {
+			return err
+		}
+		a.show(res)
+	} else {
+		err := h.view(ctx, rt.Name, Query{
+			Filter:     &CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id},
+			StartIndex: 1, Count: 1,
+			Attributes: p.paths, ExcludedAttributes: p.exPaths,
+		}, func(page *Page) error {
+			if len(page.Resources) == 0 {
+				return fmt.Errorf("scim: %s %q: %w", rt.Name, id, ErrNotFound)
+			}
+			a.show(page.Resources[0])
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if a.notModified {
+		req.w.Header().Set("ETag", etag(a.version))
 		req.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return h.writeResource(req, rt, res, http.StatusOK)
+	sendResource(req.w, http.StatusOK, a.version, a.body, a.err)
+	return nil
 }
 
-// getProjected reads a resource for GET. With attributes or
-// excludedAttributes it asks by a query on the id, which carries them as
-// hints, so that a store need not read what the client left out (a large
-// group's members); otherwise by Get.
-func (h *Handler) getProjected(req *request, rt *resourceType, id string) (*Resource, error) {
-	q := req.r.URL.Query()
-	attrs, excluded := queryParam(q, "attributes"), queryParam(q, "excludedAttributes")
-	if attrs == "" && excluded == "" {
-		return h.store.Get(req.r.Context(), rt.Name, id)
+// getAnswer is the answer to a GET of one resource, made while the store
+// lends it.
+type getAnswer struct {
+	rt   *resourceType
+	base string
+	p    projection
+	inm  string // If-None-Match
+
+	version     string
+	notModified bool
+	body        []byte
+	err         error // from encoding
+}
+
+func (a *getAnswer) show(res *Resource) {
+	a.version = res.Meta.Version
+	if a.inm != "" && etagMatches(a.inm, a.version) {
+		a.notModified = true
+		return
 	}
-	p := rt.parseProjection(splitList(attrs), splitList(excluded))
-	page, err := h.store.Query(req.r.Context(), rt.Name, Query{
-		Filter:     &CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id},
-		StartIndex: 1, Count: 1,
-		Attributes: p.paths, ExcludedAttributes: p.exPaths,
-	})
-	switch {
-	case err != nil:
-		return nil, err
-	case len(page.Resources) == 0:
-		return nil, fmt.Errorf("scim: %s %q: %w", rt.Name, id, ErrNotFound)
+	a.body, a.err = a.rt.appendResource(make([]byte, 0, 2048), res, a.base, a.p)
+}
+
+// view calls fn with the page of q: lent by a Viewer store, else queried.
+func (h *Handler) view(ctx context.Context, resourceType string, q Query, fn func(*Page) error) error {
+	if v, ok := h.store.(Viewer); ok {
+		return v.View(ctx, resourceType, q, fn)
 	}
-	return page.Resources[0], nil
+	page, err := h.store.Query(ctx, resourceType, q)
+	if err != nil {
+		return err
+	}
+	return fn(page)
 }
 
 // replace is PUT (RFC 7644 §3.5.1).
@@ -257,17 +297,27 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 // writeResource sends one resource, projected by the request's attributes
 // and excludedAttributes parameters, with its ETag.
 func (h *Handler) writeResource(req *request, rt *resourceType, res *Resource, status int) error {
+	p, err := h.projectionOf(req, rt)
+	if err != nil {
+		return err
+	}
+	body, err := rt.appendResource(make([]byte, 0, 2048), res, req.base, p)
+	sendResource(req.w, status, res.Meta.Version, body, err)
+	return nil
+}
+
+// projectionOf resolves the request's attributes and excludedAttributes
+// for rt.
+func (h *Handler) projectionOf(req *request, rt *resourceType) (projection, error) {
+	if req.r.URL.RawQuery == "" {
+		return projection{}, nil
+	}
 	q := req.r.URL.Query()
 	attributes, excluded := splitList(queryParam(q, "attributes")), splitList(queryParam(q, "excludedAttributes"))
 	if err := h.checkAttributeNames(attributes, excluded); err != nil {
-		return err
+		return projection{}, err
 	}
-	p := rt.parseProjection(attributes, excluded)
-	if v := etag(res.Meta.Version); v != "" {
-		req.w.Header().Set("ETag", v)
-	}
-	writeEncoded(req.w, status, func(b []byte) ([]byte, error) { return rt.appendResource(b, res, req.base, p) })
-	return nil
+	return rt.parseProjection(attributes, excluded), nil
 }
 
 func (h *Handler) decoder(rt *resourceType) decoder {

@@ -59,14 +59,5 @@ func (h *Handler) writeCursorPage(req *request, types []*resourceType, queries [
 		}
 		q.After = c.After
 	}
-	page, err := h.store.Query(req.r.Context(), tq.rt.Name, q)
-	if err != nil {
-		return err
-	}
-	head := listHead{total: page.TotalResults, items: count} // RFC 9865: a cursor page has no startIndex
-	if page.Next != "" {
-		head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
-	}
-	h.writeResources(req, head, []typedPage{{tq, page.Resources}})
-	return nil
+	return h.viewResources(req, listHead{items: count}, tq, q, digest) // RFC 9865: a cursor page has no startIndex
 }

@@ -278,12 +278,7 @@ func (h *Handler) writeList(req *request, types []*resourceType, lr listRequest)
 	case len(queries) == 1:
 		q := queries[0]
 		q.query.StartIndex, q.query.Count = startIndex, count
-		page, err := h.store.Query(req.r.Context(), q.rt.Name, q.query)
-		if err != nil {
-			return err
-		}
-		h.writeResources(req, listHead{total: page.TotalResults, items: count, startIndex: startIndex}, []typedPage{{q, page.Resources}})
-		return nil
+		return h.viewResources(req, listHead{items: count, startIndex: startIndex}, q, q.query, "")
 	case sorted:
 		return h.writeSortedAcrossTypes(req, queries, lr, startIndex, count)
 	}
@@ -314,31 +309,57 @@ type typedPage struct {
 	resources []*Resource
 }
 
-// writeResources answers a list or search with the pages' resources, in
-// order, at most head.items of them.
+// writeResources answers a list or search with the pages' resources (see
+// encodeList).
 func (h *Handler) writeResources(req *request, head listHead, pages []typedPage) {
+	body, err := encodeList(req, head, pages)
+	send(req.w, http.StatusOK, body, err)
+}
+
+// viewResources answers a list or search with the page of one query, which
+// a Viewer store lends while it is encoded. digest is the query's, when it
+// pages by cursor.
+func (h *Handler) viewResources(req *request, head listHead, tq typeQuery, q Query, digest string) error {
+	var body []byte
+	var encodeErr error
+	err := h.view(req.r.Context(), tq.rt.Name, q, func(page *Page) error {
+		head.total = page.TotalResults
+		if page.Next != "" {
+			head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
+		}
+		body, encodeErr = encodeList(req, head, []typedPage{{tq, page.Resources}})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	send(req.w, http.StatusOK, body, encodeErr)
+	return nil
+}
+
+// encodeList encodes a ListResponse of the pages' resources, in order, at
+// most head.items of them.
+func encodeList(req *request, head listHead, pages []typedPage) ([]byte, error) {
 	n := 0
 	for _, p := range pages {
 		n += len(p.resources)
 	}
 	head.items = min(head.items, n)
-	writeEncoded(req.w, http.StatusOK, func(b []byte) ([]byte, error) {
-		return appendList(b, head, func(b []byte) ([]byte, error) {
-			left := head.items
-			for _, p := range pages {
-				for _, res := range p.resources[:min(left, len(p.resources))] {
-					if b[len(b)-1] != '[' {
-						b = append(b, ',')
-					}
-					var err error
-					if b, err = p.tq.rt.appendResource(b, res, req.base, p.tq.proj); err != nil {
-						return b, err
-					}
-					left--
+	return appendList(make([]byte, 0, 2048), head, func(b []byte) ([]byte, error) {
+		left := head.items
+		for _, p := range pages {
+			for _, res := range p.resources[:min(left, len(p.resources))] {
+				if b[len(b)-1] != '[' {
+					b = append(b, ',')
 				}
+				var err error
+				if b, err = p.tq.rt.appendResource(b, res, req.base, p.tq.proj); err != nil {
+					return b, err
+				}
+				left--
 			}
-			return b, nil
-		})
+		}
+		return b, nil
 	})
 }
 

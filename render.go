@@ -215,9 +215,15 @@ func (rt *resourceType) appendMeta(b []byte, res *Resource, meta *attrDef, base 
 			b = append(b, '/')
 			b = appendStringContent(b, res.ID)
 			b = append(b, '"')
-		case "version":
+		case "version": // etag(version), written without making it
 			b = appendKey(b, sub.name)
-			b = appendString(b, etag(res.Meta.Version))
+			b = append(b, '"')
+			if v := res.Meta.Version; v != "" {
+				b = append(b, `W/\"`...)
+				b = appendStringContent(b, v)
+				b = append(b, `\"`...)
+			}
+			b = append(b, '"')
 		}
 	}
 	return append(b, '}')

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -22,16 +23,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeEncoded answers with the JSON body encode appends to an empty
-// buffer, or with a 500 when encode fails.
+// buffer (see send).
 func writeEncoded(w http.ResponseWriter, status int, encode func([]byte) ([]byte, error)) {
 	body, err := encode(make([]byte, 0, 2048))
+	send(w, status, body, err)
+}
+
+// send answers with a JSON body, or with a 500 when encoding it failed
+// with err.
+func send(w http.ResponseWriter, status int, body []byte, err error) {
+	sendResource(w, status, "", body, err)
+}
+
+// sendResource is send for a resource at version, which it gives as its
+// ETag.
+func sendResource(w http.ResponseWriter, status int, version string, body []byte, err error) {
 	if err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
+		version = ""
 	}
+	// One array for the header values: their slices are cut from it.
+	values := [3]string{mediaType, strconv.Itoa(len(body))}
+	vs := values[:2]
+	if version != "" {
+		vs = append(vs, etag(version))
+	}
+	vs = slices.Clone(vs)
 	h := w.Header()
-	h["Content-Type"] = []string{mediaType}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Type"] = vs[0:1:1]
+	h["Content-Length"] = vs[1:2:2]
+	if len(vs) > 2 {
+		h["Etag"] = vs[2:3:3]
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -52,9 +51,7 @@ func (h *Handler) mountSegments(r *http.Request, segs []string) (int, bool) {
 		return n, true
 	}
 	if h.baseURL != "" {
-		if u, err := url.Parse(h.baseURL); err == nil {
-			return prefixMatch(u.Path+"/", segs)
-		}
+		return prefixMatch(h.basePath, segs)
 	}
 	return 0, false
 }

@@ -19,7 +19,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +48,18 @@ type Handler struct {
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
+
+	basePath string                    // the path of baseURL, with a trailing slash
+	lastBase atomic.Pointer[baseCache] // the root URL of the latest request without baseURL
+}
+
+// baseCache is the root URL derived for one scheme, host and mount prefix:
+// most handlers see one, so it is built once, not per request.
+type baseCache struct {
+	tls    bool
+	host   string
+	prefix []string
+	url    string
 }
 
 // Option configures a Handler.
@@ -130,6 +145,13 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 	}
 	if err := h.limits.check(); err != nil {
 		return nil, err
+	}
+	if h.baseURL != "" {
+		u, err := url.Parse(h.baseURL)
+		if err != nil {
+			return nil, fmt.Errorf("scim: base URL: %w", err)
+		}
+		h.basePath = u.Path + "/"
 	}
 	names, endpoints := map[string]bool{}, map[string]bool{}
 	for _, rt := range h.resourceTypes {
@@ -231,14 +253,19 @@ func (h *Handler) base(r *http.Request, prefix []string) string {
 	if h.baseURL != "" {
 		return h.baseURL
 	}
+	tls := r.TLS != nil
+	if c := h.lastBase.Load(); c != nil && c.tls == tls && c.host == r.Host && slices.Equal(c.prefix, prefix) {
+		return c.url
+	}
 	scheme := "http"
-	if r.TLS != nil {
+	if tls {
 		scheme = "https"
 	}
 	u := scheme + "://" + r.Host
 	if p := strings.Join(prefix, "/"); p != "" {
 		u += "/" + p
 	}
+	h.lastBase.Store(&baseCache{tls: tls, host: r.Host, prefix: slices.Clone(prefix), url: u})
 	return u
 }
 

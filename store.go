@@ -243,6 +243,21 @@ func cloneValue(v any) any {
 	}
 }
 
+// Viewer is an optional Store capability: lending the handler the
+// resources a query returns instead of copying them out, for the reads
+// that only render them (GET, lists and searches). A store that keeps
+// resources in memory saves a deep copy per resource; stores without it are
+// read through Query.
+type Viewer interface {
+	// View calls fn with the page Query(ctx, resourceType, q) would return,
+	// except that its resources may be the store's own. fn only reads
+	// them, keeps no part of them once it returns, and does not call the
+	// store: the store may hold a lock while fn runs, so fn should be
+	// quick. The Page itself is the caller's. View returns fn's error, or
+	// the error Query would have returned without calling fn.
+	View(ctx context.Context, resourceType string, q Query, fn func(*Page) error) error
+}
+
 // MembershipPatcher is an optional Store capability: changing the members
 // of a group without reading or rewriting its whole member list, so that
 // adding one member to a group of 100,000 costs what it costs for a group

@@ -249,6 +249,9 @@ func (x *attrIndex) lookup(dst []*entry, v string, caseExact bool) []*entry {
 
 // bySeq sorts entries into insertion order and drops duplicates.
 func bySeq(es []*entry) []*entry {
+	if len(es) < 2 {
+		return es
+	}
 	sort.Slice(es, func(i, j int) bool { return es[i].seq < es[j].seq })
 	out := es[:0]
 	for i, e := range es {

@@ -279,33 +279,13 @@ func (t *tenant) groupsOf(id string) []any {
 	return out
 }
 
-// export returns a copy of res for a caller, with the computed "groups" of a
-// User when withGroups is set and res does not carry them already. The
-// caller holds the tenant's lock.
-func (t *tenant) export(res *scim.Resource, withGroups bool) *scim.Resource {
-	return t.exportOmitting(res, withGroups, nil)
-}
-
-// exportOmitting is export without the top-level attributes omit names
-// (nil: none).
-func (t *tenant) exportOmitting(res *scim.Resource, withGroups bool, omit func(string) bool) *scim.Resource {
-	var c *scim.Resource
-	if omit == nil {
-		c = res.Clone()
-	} else {
-		c = res.CloneOmitting(omit)
+// export returns a copy of res for a caller, with the computed "groups" of
+// a User. The caller holds the tenant's lock.
+func (t *tenant) export(res *scim.Resource) *scim.Resource {
+	if res.Type == userType {
+		res = t.withGroups(res)
 	}
-	if withGroups && c.Type == userType {
-		if _, ok := c.Attributes[groupsAttr]; !ok {
-			if gs := t.groupsOf(c.ID); gs != nil {
-				if c.Attributes == nil {
-					c.Attributes = map[string]any{}
-				}
-				c.Attributes[groupsAttr] = gs
-			}
-		}
-	}
-	return c
+	return res.Clone()
 }
 
 // exists reports whether id is a User or a Group of the tenant. The caller
@@ -388,7 +368,7 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	stored := own(res)
 	stored.Meta.Version = t.nextVersion()
 	e := tb.insert(stored)
-	return t.export(e.res, true), nil
+	return t.export(e.res), nil
 }
 
 // Get returns a copy of the resource, or an error wrapping scim.ErrNotFound.
@@ -410,7 +390,7 @@ func (s *Store) Get(ctx context.Context, resourceType, id string) (*scim.Resourc
 	if e == nil {
 		return nil, notFound(resourceType, id)
 	}
-	return t.export(e.res, true), nil
+	return t.export(e.res), nil
 }
 
 // Replace overwrites the stored resource of res.Type and res.ID with a copy
@@ -453,7 +433,7 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 	stored.Meta.Created = e.res.Meta.Created
 	stored.Meta.Version = t.nextVersion()
 	tb.update(e, stored)
-	return t.export(e.res, true), nil
+	return t.export(e.res), nil
 }
 
 // Delete removes the resource if its stored version equals expectedVersion

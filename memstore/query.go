@@ -26,19 +26,40 @@ const ctxCheckEvery = 4096
 // sides of an "or"), is answered from an index: only the resources holding
 // the value are evaluated. Any other filter scans the type.
 func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*scim.Page, error) {
+	var page *scim.Page
+	err := s.View(ctx, resourceType, q, func(p *scim.Page) error {
+		omit := omitted(q)
+		for i, r := range p.Resources {
+			if omit == nil {
+				p.Resources[i] = r.Clone()
+			} else {
+				p.Resources[i] = r.CloneOmitting(omit)
+			}
+		}
+		page = p
+		return nil
+	})
+	return page, err
+}
+
+// View is Query without the copies: it calls fn with the page while it
+// holds the tenant's read lock, and the page's resources are the store's
+// own (a User with groups is a shallow copy carrying them). See
+// scim.Viewer.
+func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn func(*scim.Page) error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	page := &scim.Page{Resources: []*scim.Resource{}}
 	t := s.tenant(ctx, false)
 	if t == nil {
-		return page, nil
+		return fn(page)
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	tb := t.table(resourceType, false)
 	if tb == nil {
-		return page, nil
+		return fn(page)
 	}
 
 	start := q.StartIndex - 1
@@ -53,7 +74,7 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	if q.Keyset && q.After != "" {
 		p, err := parsePosition(q.After, q.SortBy != nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		after = &p
 	}
@@ -68,6 +89,10 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	} else {
 		entries = tb.order
 	}
+	filter := q.Filter
+	if isIDEqual(filter) {
+		filter = nil // the id map answered it exactly
+	}
 
 	// Matches are kept whole when they must be ordered or paged by keyset;
 	// otherwise only the page is.
@@ -77,7 +102,7 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	for i, e := range entries {
 		if i > 0 && i%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if e.dead {
@@ -87,7 +112,7 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 		if evalGroups {
 			r = t.withGroups(r)
 		}
-		if q.Filter != nil && !scim.Matches(q.Filter, r) {
+		if filter != nil && !scim.Matches(filter, r) {
 			continue
 		}
 		total++
@@ -110,16 +135,19 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 	}
 
 	exportGroups := isUser && wantsGroups(q)
-	omit := omitted(q)
 	for _, m := range matches {
-		page.Resources = append(page.Resources, t.exportOmitting(m.res, exportGroups, omit))
+		r := m.res
+		if exportGroups && !evalGroups {
+			r = t.withGroups(r)
+		}
+		page.Resources = append(page.Resources, r)
 	}
 	page.TotalResults = total
-	return page, nil
+	return fn(page)
 }
 
 // withGroups returns res, or when the user has groups a shallow copy of it
-// carrying them, for evaluation only. The caller holds the tenant's lock.
+// carrying them, to evaluate or lend. The caller holds the tenant's lock.
 func (t *tenant) withGroups(res *scim.Resource) *scim.Resource {
 	gs := t.groupsOf(res.ID)
 	if gs == nil {
@@ -193,6 +221,17 @@ func candidates(tb *table, f scim.Filter) (es []*entry, ok bool) {
 		return candidates(tb, f.Filter)
 	}
 	return nil, false
+}
+
+// isIDEqual tells whether f is a case-exact equality on id, which the id
+// map answers exactly (GET by id asks so).
+func isIDEqual(f scim.Filter) bool {
+	c, ok := f.(*scim.CompareExpr)
+	if !ok || c == nil || c.Op != scim.OpEqual || c.Path.URN != "" || c.Path.Name != "id" || c.Path.Sub != "" || !c.Path.CaseExact {
+		return false
+	}
+	_, ok = c.Value.(string)
+	return ok
 }
 
 // isTopLevel tells whether p names the core attribute name or a

@@ -524,3 +524,12 @@ func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.Me
 	res.Meta = e.res.Meta
 	return res, nil
 }
+
+// View lends nothing: it calls fn with the page Query returns.
+func (s *naiveStore) View(ctx context.Context, typ string, q scim.Query, fn func(*scim.Page) error) error {
+	page, err := s.Query(ctx, typ, q)
+	if err != nil {
+		return err
+	}
+	return fn(page)
+}

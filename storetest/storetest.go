@@ -51,6 +51,9 @@
 //     *scim.MemberNotFoundError, after the version check).
 //   - MembershipPatcher: the optional scim.MembershipPatcher capability;
 //     skipped, with a message saying so, when the store does not have it.
+//   - Viewer: the optional scim.Viewer capability: the page View lends is
+//     the page Query returns, fn's error is View's, and a failing query
+//     never calls fn; skipped like MembershipPatcher.
 //   - Concurrency: read-modify-write with compare-and-swap loses no update,
 //     one winner among concurrent creates of one userName, consistent
 //     indexes after concurrent creates, renames and deletes, no dangling
@@ -151,14 +154,14 @@ func (c check) exec(t testing.TB, s scim.Store) {
 // groupOrder is the order Run runs the groups in.
 var groupOrder = []string{
 	"CRUD", "Uniqueness", "Query", "Sort", "Paging", "Keyset", "Membership",
-	"MembershipPatcher", "Concurrency", "Tenancy", "Context",
+	"MembershipPatcher", "Viewer", "Concurrency", "Tenancy", "Context",
 }
 
 // allChecks lists every check; each file of the package contributes its
 // group's.
 var allChecks = concatChecks(
 	crudChecks, uniquenessChecks, queryChecks, sortChecks, pagingChecks, keysetChecks,
-	membershipChecks, patcherChecks, concurrencyChecks, tenancyChecks,
+	membershipChecks, patcherChecks, viewerChecks, concurrencyChecks, tenancyChecks,
 	contextChecks,
 )
 

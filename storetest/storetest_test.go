@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand"
 	"runtime"
 	"sort"
@@ -255,6 +256,9 @@ var brokenStores = []struct {
 		[]string{"Context/Cancelled", "Context/DeadlineExceeded"}},
 	{"PatchMembersIgnoresVersion", onMemstore(func(s *memstore.Store) scim.Store { return patchIgnoresVersion{s} }),
 		[]string{"MembershipPatcher/VersionMismatch"}},
+	{"ViewLeavesOutGroups", onMemstore(func(s *memstore.Store) scim.Store { return viewWithoutGroups{s} }), []string{"Viewer/SameAsQuery"}},
+	{"ViewSwallowsTheCallbackError", onMemstore(func(s *memstore.Store) scim.Store { return viewSwallowsError{s} }), []string{"Viewer/ReturnsTheCallbackError"}},
+	{"ViewCallsBackOnError", onMemstore(func(s *memstore.Store) scim.Store { return viewCallsOnError{s} }), []string{"Viewer/FailsWithoutCalling"}},
 	{"NumbersThroughJSONAsFloat", onMemstore(func(s *memstore.Store) scim.Store { return jsonFloats{s} }),
 		[]string{"CRUD/RoundTripEveryType", "Query/SpecialValues"}},
 	{"DateTimesComparedAsText", onMemstore(func(s *memstore.Store) scim.Store { return queryRewrite{s, datesAsText} }),
@@ -659,4 +663,37 @@ type patchIgnoresVersion struct{ *memstore.Store }
 
 func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.MembershipResult, error) {
 	return s.Store.PatchMembers(ctx, typ, id, c, "")
+}
+
+// viewWithoutGroups lends Users without their computed groups.
+type viewWithoutGroups struct{ *memstore.Store }
+
+func (s viewWithoutGroups) View(ctx context.Context, typ string, q scim.Query, fn func(*scim.Page) error) error {
+	return s.Store.View(ctx, typ, q, func(p *scim.Page) error {
+		for i, r := range p.Resources {
+			c := *r
+			c.Attributes = maps.Clone(r.Attributes)
+			delete(c.Attributes, "groups")
+			p.Resources[i] = &c
+		}
+		return fn(p)
+	})
+}
+
+// viewSwallowsError drops the error fn returns.
+type viewSwallowsError struct{ *memstore.Store }
+
+func (s viewSwallowsError) View(ctx context.Context, typ string, q scim.Query, fn func(*scim.Page) error) error {
+	return s.Store.View(ctx, typ, q, func(p *scim.Page) error { _ = fn(p); return nil })
+}
+
+// viewCallsOnError calls fn with an empty page when the query fails.
+type viewCallsOnError struct{ *memstore.Store }
+
+func (s viewCallsOnError) View(ctx context.Context, typ string, q scim.Query, fn func(*scim.Page) error) error {
+	if err := s.Store.View(ctx, typ, q, fn); err != nil {
+		_ = fn(&scim.Page{})
+		return err
+	}
+	return nil
 }
