@@ -218,12 +218,21 @@ func checkRequestText(r *http.Request) error {
 	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
 		return badRequest(SCIMTypeInvalidSyntax, "the request path is not valid UTF-8 text")
 	}
-	for _, seg := range strings.Split(r.URL.Path, "/") {
+	for rest := r.URL.Path; rest != ""; {
+		seg := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		// Routers that do not clean paths would let "/Users/../Groups/g1"
 		// reach a Group through the Users endpoint.
 		if seg == "." || seg == ".." {
 			return badRequest(SCIMTypeInvalidSyntax, "the request path holds a %q segment", seg)
 		}
+	}
+	if r.URL.RawQuery == "" {
+		return nil
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {

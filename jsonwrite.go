@@ -120,6 +120,17 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe tells the ASCII bytes a JSON string holds as they are: all but
+// control characters, quotes, backslashes, and <, > and & (escaped as
+// encoding/json escapes them). A table, because strings are most of what
+// a response is.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString writes s as a JSON string, escaping as encoding/json does:
 // control characters, quotes, backslashes, <, > and &, U+2028 and U+2029,
 // and invalid UTF-8 as U+FFFD.
@@ -135,7 +146,7 @@ func appendStringContent(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

@@ -99,6 +99,13 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	keepAll := q.SortBy != nil || q.Keyset
 	var matches []match
 	total := 0
+	if filter == nil && !indexed && !keepAll {
+		// Every live entry matches: the count is known, and the page is
+		// found without visiting what follows it.
+		entries = nil
+		total = len(tb.byID)
+		matches = tb.window(start, count)
+	}
 	for i, e := range entries {
 		if i > 0 && i%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -144,6 +151,35 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	}
 	page.TotalResults = total
 	return fn(page)
+}
+
+// window returns the live entries from start (0-based) to start+count, in
+// insertion order.
+func (tb *table) window(start, count int) []match {
+	if count <= 0 {
+		return nil
+	}
+	var out []match
+	if tb.dead == 0 { // order holds only live entries: index it
+		for _, e := range tb.order[min(start, len(tb.order)):min(start+count, len(tb.order))] {
+			out = append(out, match{e.res, e.seq})
+		}
+		return out
+	}
+	seen := 0
+	for _, e := range tb.order {
+		if e.dead {
+			continue
+		}
+		if seen >= start {
+			out = append(out, match{e.res, e.seq})
+			if len(out) == count {
+				break
+			}
+		}
+		seen++
+	}
+	return out
 }
 
 // withGroups returns res, or when the user has groups a shallow copy of it

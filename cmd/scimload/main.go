@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -32,9 +33,22 @@ func main() {
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds per scenario, floor and handler in turn; a row shows the median round")
 	flag.IntVar(&cfg.syncUsers, "sync", 100_000, "users of the initial-sync scenario (filter, then POST each)")
 	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file, for go tool pprof")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scimload:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(context.Background(), cfg, os.Stdout, logger); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "scimload:", err)
 		os.Exit(1)
 	}
