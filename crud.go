@@ -83,7 +83,7 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 		return err
 	}
 	ctx := req.r.Context()
-	a := &getAnswer{rt: rt, base: req.base, p: p, inm: req.r.Header.Get("If-None-Match")}
+	a := &getAnswer{rt: rt, base: req.base, p: p, inm: req.r.Header.Get("If-None-Match"), body: h.buffers.get()}
 	if _, ok := h.store.(Viewer); !ok && p.paths == nil && p.exPaths == nil {
 		res, err := h.store.Get(ctx, rt.Name, id)
 		if err != nil {
@@ -111,7 +111,8 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 		req.w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	sendResource(req.w, http.StatusOK, a.version, a.body, a.err)
+	sendResource(req.w, http.StatusOK, a.version, a.body.b, a.err)
+	h.buffers.put(a.body)
 	return nil
 }
 
@@ -125,7 +126,7 @@ type getAnswer struct {
 
 	version     string
 	notModified bool
-	body        []byte
+	body        *buffer
 	err         error // from encoding
 }
 
@@ -135,7 +136,7 @@ func (a *getAnswer) show(res *Resource) {
 		a.notModified = true
 		return
 	}
-	a.body, a.err = a.rt.appendResource(make([]byte, 0, 2048), res, a.base, a.p)
+	a.body.b, a.err = a.rt.appendResource(a.body.b, res, a.base, a.p)
 }
 
 // view calls fn with the page of q: lent by a Viewer store, else queried.
@@ -301,8 +302,10 @@ func (h *Handler) writeResource(req *request, rt *resourceType, res *Resource, s
 	if err != nil {
 		return err
 	}
-	body, err := rt.appendResource(make([]byte, 0, 2048), res, req.base, p)
-	sendResource(req.w, status, res.Meta.Version, body, err)
+	buf := h.buffers.get()
+	buf.b, err = rt.appendResource(buf.b, res, req.base, p)
+	sendResource(req.w, status, res.Meta.Version, buf.b, err)
+	h.buffers.put(buf)
 	return nil
 }
 

@@ -312,40 +312,44 @@ type typedPage struct {
 // writeResources answers a list or search with the pages' resources (see
 // encodeList).
 func (h *Handler) writeResources(req *request, head listHead, pages []typedPage) {
-	body, err := encodeList(req, head, pages)
-	send(req.w, http.StatusOK, body, err)
+	buf := h.buffers.get()
+	var err error
+	buf.b, err = encodeList(buf.b, req, head, pages)
+	send(req.w, http.StatusOK, buf.b, err)
+	h.buffers.put(buf)
 }
 
 // viewResources answers a list or search with the page of one query, which
 // a Viewer store lends while it is encoded. digest is the query's, when it
 // pages by cursor.
 func (h *Handler) viewResources(req *request, head listHead, tq typeQuery, q Query, digest string) error {
-	var body []byte
+	buf := h.buffers.get()
+	defer h.buffers.put(buf)
 	var encodeErr error
 	err := h.view(req.r.Context(), tq.rt.Name, q, func(page *Page) error {
 		head.total = page.TotalResults
 		if page.Next != "" {
 			head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
 		}
-		body, encodeErr = encodeList(req, head, []typedPage{{tq, page.Resources}})
+		buf.b, encodeErr = encodeList(buf.b, req, head, []typedPage{{tq, page.Resources}})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	send(req.w, http.StatusOK, body, encodeErr)
+	send(req.w, http.StatusOK, buf.b, encodeErr)
 	return nil
 }
 
-// encodeList encodes a ListResponse of the pages' resources, in order, at
-// most head.items of them.
-func encodeList(req *request, head listHead, pages []typedPage) ([]byte, error) {
+// encodeList appends a ListResponse of the pages' resources to b, in
+// order, at most head.items of them.
+func encodeList(b []byte, req *request, head listHead, pages []typedPage) ([]byte, error) {
 	n := 0
 	for _, p := range pages {
 		n += len(p.resources)
 	}
 	head.items = min(head.items, n)
-	return appendList(make([]byte, 0, 2048), head, func(b []byte) ([]byte, error) {
+	return appendList(b, head, func(b []byte) ([]byte, error) {
 		left := head.items
 		for _, p := range pages {
 			for _, res := range p.resources[:min(left, len(p.resources))] {

@@ -21,15 +21,15 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// withRequestID gives r an id, from its X-Request-Id header when that is
-// a sensible one, and echoes it in the response.
-func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
+// requestID returns the id of r: its X-Request-Id header when that is a
+// sensible one, else a new one. It echoes the id in the response.
+func requestID(w http.ResponseWriter, r *http.Request) string {
 	id := r.Header.Get(RequestIDHeader)
 	if !validRequestID(id) {
 		id = newID()
 	}
-	w.Header().Set(RequestIDHeader, id)
-	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	w.Header()[RequestIDHeader] = []string{id}
+	return id
 }
 
 // validRequestID accepts up to 128 characters of letters, digits and

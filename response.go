@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Message schema URNs (RFC 7644 §3.1).
@@ -20,6 +21,33 @@ const mediaType = "application/scim+json"
 // writeJSON answers with v's JSON encoding.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeEncoded(w, status, func(b []byte) ([]byte, error) { return appendJSON(b, v) })
+}
+
+// buffers keeps response buffers between requests, so that a response
+// does not allocate its body: the allocation, and the garbage collection
+// it costs, are most of what a read spends besides the network. Reusing a
+// buffer once Write returned is safe: io.Writer must not retain it.
+type buffers struct{ pool sync.Pool }
+
+// buffer is one response body being written.
+type buffer struct{ b []byte }
+
+// maxKeptBuffer is the largest buffer kept for reuse: a page of large
+// groups should not stay allocated.
+const maxKeptBuffer = 64 << 10
+
+func (p *buffers) get() *buffer {
+	if b, ok := p.pool.Get().(*buffer); ok {
+		b.b = b.b[:0]
+		return b
+	}
+	return &buffer{b: make([]byte, 0, 4096)}
+}
+
+func (p *buffers) put(b *buffer) {
+	if cap(b.b) <= maxKeptBuffer {
+		p.pool.Put(b)
+	}
 }
 
 // writeEncoded answers with the JSON body encode appends to an empty

@@ -12,6 +12,7 @@
 package scim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -49,6 +50,7 @@ type Handler struct {
 	resourceTypes []ResourceType
 	uniqueGroup   bool
 
+	buffers  buffers                   // response bodies, reused
 	basePath string                    // the path of baseURL, with a trailing slash
 	lastBase atomic.Pointer[baseCache] // the root URL of the latest request without baseURL
 }
@@ -198,7 +200,7 @@ type request struct {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = withRequestID(w, r)
+	id := requestID(w, r)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -208,6 +210,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	}
 	if errors.Is(err, ErrAuthUnavailable) {
 		w.Header().Set("Retry-After", "5")
 		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
@@ -222,7 +227,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
 		return
 	}
-	r = r.WithContext(WithPrincipal(r.Context(), p))
+	r = r.WithContext(WithPrincipal(context.WithValue(r.Context(), requestIDKey{}, id), p))
 	if err := checkRequestText(r); err != nil {
 		h.writeError(w, r, err)
 		return
