@@ -53,25 +53,37 @@ func BenchmarkGetUser(b *testing.B) {
 	}
 }
 
-// BenchmarkGetUserHandlerOnly counts what the handler itself allocates
-// for a GET by id: the request is made once and the response discarded, so
-// no httptest allocation is counted.
-func BenchmarkGetUserHandlerOnly(b *testing.B) {
+// BenchmarkHandlerOnly counts what the handler itself allocates for the
+// reads: requests are made once and responses discarded, so no httptest
+// allocation is counted.
+func BenchmarkHandlerOnly(b *testing.B) {
 	h, ids := benchHandler(b, 1000)
-	reqs := make([]*http.Request, len(ids))
-	for i, id := range ids {
-		reqs[i] = httptest.NewRequest(http.MethodGet, "/scim/v2/Users/"+id, nil)
-		reqs[i].Header.Set("Authorization", "Bearer t")
-	}
-	w := &discardWriter{header: http.Header{}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		clear(w.header)
-		h.ServeHTTP(w, reqs[i%len(reqs)])
-		if w.status != http.StatusOK {
-			b.Fatal(w.status)
-		}
+	for _, bc := range []struct {
+		name string
+		path func(i int) string
+	}{
+		{"GetUser", func(i int) string { return "/scim/v2/Users/" + ids[i] }},
+		{"FilterUserNameEq", func(i int) string {
+			return fmt.Sprintf("/scim/v2/Users?filter=userName%%20eq%%20%%22user%06d@example.com%%22", i)
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			reqs := make([]*http.Request, len(ids))
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest(http.MethodGet, bc.path(i), nil)
+				reqs[i].Header.Set("Authorization", "Bearer t")
+			}
+			w := &discardWriter{header: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				clear(w.header)
+				h.ServeHTTP(w, reqs[i%len(reqs)])
+				if w.status != http.StatusOK {
+					b.Fatal(w.status)
+				}
+			}
+		})
 	}
 }
 

@@ -315,7 +315,7 @@ func (h *Handler) projectionOf(req *request, rt *resourceType) (projection, erro
 	if req.r.URL.RawQuery == "" {
 		return projection{}, nil
 	}
-	q := req.r.URL.Query()
+	q := req.query()
 	attributes, excluded := splitList(queryParam(q, "attributes")), splitList(queryParam(q, "excludedAttributes"))
 	if err := h.checkAttributeNames(attributes, excluded); err != nil {
 		return projection{}, err

@@ -470,9 +470,11 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 		if end < 0 {
 			return rawValue{}, p.errorf(i, "unterminated string")
 		}
-		var s string
-		if err := json.Unmarshal([]byte(p.src[i:end]), &s); err != nil {
-			return rawValue{}, p.errorf(i, "invalid string %s: use JSON string syntax", quoteShort(p.src[i:end]))
+		s, plain := plainString(p.src[i+1 : end-1])
+		if !plain {
+			if err := json.Unmarshal([]byte(p.src[i:end]), &s); err != nil {
+				return rawValue{}, p.errorf(i, "invalid string %s: use JSON string syntax", quoteShort(p.src[i:end]))
+			}
 		}
 		p.pos = end
 		return rawValue{kind: rawString, text: s, pos: i}, nil
@@ -510,6 +512,18 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 	default:
 		return rawValue{kind: rawBare, text: w, pos: i}, nil
 	}
+}
+
+// plainString returns the inside of a JSON string literal that needs no
+// decoding (no escape, no control character, valid UTF-8) as it is, and
+// whether it is one: most filter values are, and they need no Unmarshal.
+func plainString(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c < 0x20 {
+			return "", false
+		}
+	}
+	return s, utf8.ValidString(s)
 }
 
 // isJSONNumber reports whether s is a number in JSON syntax (RFC 8259 §6).

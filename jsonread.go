@@ -213,10 +213,10 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 // checkRequestText refuses a request whose path or query is not valid
 // UTF-8 or holds control characters (see invalidText), and a query that
 // does not parse: it would otherwise be read with parameters silently
-// dropped, a filter among them.
-func checkRequestText(r *http.Request) error {
+// dropped, a filter among them. It returns the parsed query.
+func checkRequestText(r *http.Request) (url.Values, error) {
 	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
-		return badRequest(SCIMTypeInvalidSyntax, "the request path is not valid UTF-8 text")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "the request path is not valid UTF-8 text")
 	}
 	for rest := r.URL.Path; rest != ""; {
 		seg := rest
@@ -228,22 +228,25 @@ func checkRequestText(r *http.Request) error {
 		// Routers that do not clean paths would let "/Users/../Groups/g1"
 		// reach a Group through the Users endpoint.
 		if seg == "." || seg == ".." {
-			return badRequest(SCIMTypeInvalidSyntax, "the request path holds a %q segment", seg)
+			return nil, badRequest(SCIMTypeInvalidSyntax, "the request path holds a %q segment", seg)
 		}
 	}
 	if r.URL.RawQuery == "" {
-		return nil
+		return nil, nil
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return badRequest(SCIMTypeInvalidSyntax, "the query string does not parse")
+		return nil, badRequest(SCIMTypeInvalidSyntax, "the query string does not parse")
 	}
+	text := func(s string) bool { return utf8.ValidString(s) && invalidText(s) < 0 }
 	for k, vs := range q {
-		for _, v := range append(vs, k) {
-			if !utf8.ValidString(v) || invalidText(v) >= 0 {
-				return badRequest(SCIMTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
-			}
+		ok := text(k)
+		for _, v := range vs {
+			ok = ok && text(v)
+		}
+		if !ok {
+			return nil, badRequest(SCIMTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
 		}
 	}
-	return nil
+	return q, nil
 }

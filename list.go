@@ -200,7 +200,7 @@ func containsFold(list []string, s string) bool {
 }
 
 func (h *Handler) serveList(req *request, rt *resourceType) error {
-	lr, err := listRequestFromQuery(req.r.URL.Query())
+	lr, err := listRequestFromQuery(req.query())
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (h *Handler) serveList(req *request, rt *resourceType) error {
 // serveRootList answers GET on the service root: a query over every
 // resource type (RFC 7644 §3.4.2.1).
 func (h *Handler) serveRootList(req *request) error {
-	lr, err := listRequestFromQuery(req.r.URL.Query())
+	lr, err := listRequestFromQuery(req.query())
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 	if err != nil {
 		return err
 	}
-	q := req.r.URL.Query()
+	q := req.query()
 	if !h.patchResponse && queryParam(q, "attributes") == "" && queryParam(q, "excludedAttributes") == "" {
 		if v := etag(stored.Meta.Version); v != "" {
 			req.w.Header().Set("ETag", v)

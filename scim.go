@@ -196,6 +196,17 @@ type request struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	base string // absolute URL of the handler's root
+
+	q       url.Values // the query parameters, once parsed
+	qParsed bool
+}
+
+// query returns the request's query parameters, parsed once.
+func (req *request) query() url.Values {
+	if !req.qParsed {
+		req.q, req.qParsed = req.r.URL.Query(), true
+	}
+	return req.q
 }
 
 // ServeHTTP implements http.Handler.
@@ -228,12 +239,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(WithPrincipal(context.WithValue(r.Context(), requestIDKey{}, id), p))
-	if err := checkRequestText(r); err != nil {
+	query, err := checkRequestText(r)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	rt, rest, prefix := h.route(r)
-	req := &request{w: w, r: r, base: h.base(r, prefix)}
+	req := &request{w: w, r: r, base: h.base(r, prefix), q: query, qParsed: true}
 	if !isWrite(r.Method, rest) {
 		if err := h.dispatch(req, p, rt, rest); err != nil {
 			h.writeError(w, r, err)
