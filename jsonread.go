@@ -26,7 +26,7 @@ import (
 //     characters other than tab, line feed and carriage return (see
 //     validText).
 func readJSON(r *http.Request, l Limits) (any, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, l.BodyBytes+1))
+	body, err := readBody(r, l.BodyBytes)
 	if err != nil {
 		return nil, badRequest(SCIMTypeInvalidSyntax, "cannot read the request body")
 	}
@@ -34,6 +34,31 @@ func readJSON(r *http.Request, l Limits) (any, error) {
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, SCIMType: SCIMTypeTooMany, Detail: "request body exceeds " + strconv.FormatInt(l.BodyBytes, 10) + " bytes", Err: errTooLarge}
 	}
 	return parseJSON(body, l)
+}
+
+// readBody reads at most limit+1 bytes of r's body, into a buffer sized
+// by its Content-Length when it has one (io.ReadAll would grow one from
+// 512 bytes, copying as it goes).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	size := int64(512)
+	if n := r.ContentLength; n >= 0 {
+		size = min(n, limit, 64<<10) + 1 // +1: room to see the end without growing
+	}
+	b := make([]byte, 0, size)
+	body := io.LimitReader(r.Body, limit+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // parseJSON decodes body as readJSON describes: one pass over the bytes
@@ -74,17 +99,29 @@ func syntaxError(err error) *Error {
 // jsonFrame is an object or array scanStructure is inside.
 type jsonFrame struct {
 	object bool
-	n      int                 // keys so far
-	first  string              // the first key, folded
-	keys   map[string]struct{} // the folded keys, once there are two
+	keys   int                 // where the object's keys start in scanStructure's list
+	folded map[string]struct{} // the folded keys, once the object has many
 }
+
+// jsonKey is where an object key is in the body, without its quotes.
+type jsonKey struct {
+	start, end int
+	plain      bool // ASCII without escapes: compared in place, without folding
+}
+
+// manyKeys is how many keys an object has before they are compared by a
+// map of folded keys instead of one by one.
+const manyKeys = 16
 
 // scanStructure refuses a body that nests objects and arrays deeper than
 // maxDepth or holds an object with two keys that differ only in case (or
 // not at all). It reads JSON leniently: malformed input it cannot follow is
-// left for the decoder to refuse.
+// left for the decoder to refuse. The keys of small objects are compared
+// where they are, so that a typical body costs no allocation.
 func scanStructure(b []byte, maxDepth int) error {
-	var stack []jsonFrame
+	var smallStack [8]jsonFrame
+	var smallKeys [32]jsonKey
+	stack, keys := smallStack[:0], smallKeys[:0]
 	expectKey := false
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
@@ -92,35 +129,41 @@ func scanStructure(b []byte, maxDepth int) error {
 			if len(stack) >= maxDepth {
 				return limitError(SCIMTypeInvalidSyntax, "request body nests objects and arrays more than %d levels deep", maxDepth)
 			}
-			stack = append(stack, jsonFrame{object: b[i] == '{'})
+			stack = append(stack, jsonFrame{object: b[i] == '{', keys: len(keys)})
 			expectKey = b[i] == '{'
 		case '}', ']':
 			if len(stack) == 0 {
 				return nil
 			}
+			keys = keys[:stack[len(stack)-1].keys]
 			stack = stack[:len(stack)-1]
 			expectKey = false
 		case ',':
 			expectKey = len(stack) > 0 && stack[len(stack)-1].object
 		case '"':
-			j, escaped := i+1, false
+			j, plain := i+1, true
 			for ; j < len(b) && b[j] != '"'; j++ {
 				if b[j] == '\\' {
-					escaped = true
+					plain = false
 					j++
+				} else if b[j] >= utf8.RuneSelf {
+					plain = false
 				}
 			}
 			if j >= len(b) {
 				return nil // unterminated
 			}
 			if expectKey {
-				key := string(b[i+1 : j])
-				if escaped && json.Unmarshal(b[i:j+1], &key) != nil {
-					return nil
+				f := &stack[len(stack)-1]
+				k := jsonKey{i + 1, j, plain}
+				dup, ok := f.addKey(b, keys[f.keys:], k)
+				if !ok {
+					return nil // a key the decoder will refuse
 				}
-				if err := stack[len(stack)-1].addKey(key); err != nil {
-					return err
+				if dup {
+					return badRequest(SCIMTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(string(b[i+1:j])))
 				}
+				keys = append(keys, k)
 				expectKey = false
 			}
 			i = j
@@ -129,22 +172,77 @@ func scanStructure(b []byte, maxDepth int) error {
 	return nil
 }
 
-// addKey records a key of the object f, refusing one it already has.
-func (f *jsonFrame) addKey(key string) error {
-	folded := FoldCase(key)
-	f.n++
-	switch f.n {
-	case 1:
-		f.first = folded
-		return nil
-	case 2:
-		f.keys = map[string]struct{}{f.first: {}}
+// addKey records key k of the object f, whose earlier keys are prev, and
+// reports whether it has it already; ok is false for a key that is not a
+// valid JSON string.
+func (f *jsonFrame) addKey(b []byte, prev []jsonKey, k jsonKey) (dup, ok bool) {
+	if f.folded == nil && len(prev) < manyKeys {
+		for _, p := range prev {
+			if p.plain && k.plain {
+				if asciiEqualFold(b[p.start:p.end], b[k.start:k.end]) {
+					return true, true
+				}
+				continue
+			}
+			pk, ok1 := keyText(b, p)
+			kk, ok2 := keyText(b, k)
+			if !ok1 || !ok2 {
+				return false, false
+			}
+			if FoldCase(pk) == FoldCase(kk) {
+				return true, true
+			}
+		}
+		return false, true
 	}
-	if _, dup := f.keys[folded]; dup {
-		return badRequest(SCIMTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
+	if f.folded == nil {
+		f.folded = make(map[string]struct{}, 2*len(prev))
+		for _, p := range prev {
+			pk, _ := keyText(b, p) // valid: it was compared before
+			f.folded[FoldCase(pk)] = struct{}{}
+		}
 	}
-	f.keys[folded] = struct{}{}
-	return nil
+	kk, ok := keyText(b, k)
+	if !ok {
+		return false, false
+	}
+	folded := FoldCase(kk)
+	if _, dup := f.folded[folded]; dup {
+		return true, true
+	}
+	f.folded[folded] = struct{}{}
+	return false, true
+}
+
+// keyText returns the text of a key, unescaped.
+func keyText(b []byte, k jsonKey) (string, bool) {
+	if k.plain {
+		return string(b[k.start:k.end]), true
+	}
+	var s string
+	err := json.Unmarshal(b[k.start-1:k.end+1], &s)
+	return s, err == nil
+}
+
+// asciiEqualFold compares two ASCII strings ignoring case, as FoldCase
+// does for ASCII.
+func asciiEqualFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // checkStrings refuses a decoded value holding a string, key or value,
