@@ -28,7 +28,7 @@ func (d decoder) resource(body map[string]any) (map[string]any, error) {
 	if err := d.checkSchemas(body); err != nil {
 		return nil, err
 	}
-	attrs := map[string]any{}
+	attrs := make(map[string]any, len(body))
 	for key, raw := range body {
 		switch strings.ToLower(key) {
 		case "schemas", "id", "meta":
@@ -180,7 +180,7 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 				return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs a JSON object", def.name)
 			}
 		}
-		out := map[string]any{}
+		out := make(map[string]any, len(obj))
 		for k, v := range obj {
 			if v == nil && def.multi && d.strict {
 				// A value of a multi-valued attribute lists what it has;

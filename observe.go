@@ -84,9 +84,9 @@ func (h *Handler) logWrite(ctx context.Context, method, resourceType, id string,
 		outcome, level = "refused", slog.LevelWarn
 	}
 	p, _ := PrincipalFrom(ctx)
-	h.logger.Log(ctx, level, "scim: write", "method", method, "resourceType", resourceType, "id", id,
-		"tenant", p.Tenant, "principal", p.ID, "status", status, "outcome", outcome,
-		"duration", took.Round(time.Microsecond), "request_id", RequestIDFrom(ctx))
+	h.logger.LogAttrs(ctx, level, "scim: write", slog.String("method", method), slog.String("resourceType", resourceType),
+		slog.String("id", id), slog.String("tenant", p.Tenant), slog.String("principal", p.ID), slog.Int("status", status),
+		slog.String("outcome", outcome), slog.Duration("duration", took.Round(time.Microsecond)), slog.String("request_id", RequestIDFrom(ctx)))
 }
 
 // writtenID returns the id of the resource a write answered for: the last
