@@ -8,7 +8,9 @@
 //   - Safe for concurrent use. Each tenant has its own lock; reads share it.
 //   - Data is kept apart from callers: resources are deep-copied on the way
 //     in and on the way out, so mutating a passed or returned resource never
-//     changes what is stored.
+//     changes what is stored. View (scim.Viewer) is the one exception: it
+//     lends the stored resources to a callback, under the read lock, for
+//     the handler's reads, which only render them.
 //   - Tenants (scim.TenantFrom) are fully partitioned: they never see each
 //     other's resources, and the same unique value may exist in two tenants.
 //   - Every write assigns a fresh Meta.Version, a decimal counter of the
