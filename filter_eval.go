@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/scimkit/scim/internal/compact"
 )
 
 // Matches reports whether r satisfies f; a nil filter matches every
@@ -44,7 +46,7 @@ func Matches(f Filter, r *Resource) bool {
 // brackets address.
 type scopeElem struct {
 	path AttrPath
-	elem map[string]any
+	elem any // a complex value: map[string]any or *compact.Object
 }
 
 func evalFilter(f Filter, r *Resource, el *scopeElem) bool {
@@ -65,7 +67,7 @@ func evalFilter(f Filter, r *Resource, el *scopeElem) bool {
 			elems = []any{top}
 		}
 		for _, e := range elems {
-			if m, ok := e.(map[string]any); ok && evalFilter(f.Filter, r, &scopeElem{path: f.Path, elem: m}) {
+			if compact.IsObject(e) && evalFilter(f.Filter, r, &scopeElem{path: f.Path, elem: e}) {
 				return true
 			}
 		}
@@ -73,7 +75,8 @@ func evalFilter(f Filter, r *Resource, el *scopeElem) bool {
 		if eq, ok := elemStringEqual(f, el); ok {
 			return eq
 		}
-		return evalCompare(f, leafValues(r, f.Path, el))
+		var buf [4]any // most attributes have a value or two: no allocation
+		return evalCompare(f, leafValues(buf[:0], r, f.Path, el))
 	}
 	return false
 }
@@ -89,7 +92,8 @@ func elemStringEqual(c *CompareExpr, el *scopeElem) (eq, ok bool) {
 	if !ok || !(c.Path.Type == TypeString || c.Path.Type == TypeReference) {
 		return false, false
 	}
-	switch got := el.elem[c.Path.Sub].(type) {
+	got, _ := compact.Get(el.elem, c.Path.Sub)
+	switch got := got.(type) {
 	case string:
 		if c.Path.CaseExact {
 			return got == want, true
@@ -108,9 +112,7 @@ func attrValue(r *Resource, p AttrPath) (any, bool) {
 		return nil, false
 	}
 	if p.URN != "" {
-		ext, _ := r.Attributes[p.URN].(map[string]any)
-		v, ok := ext[p.Name]
-		return v, ok
+		return compact.Get(r.Attributes[p.URN], p.Name)
 	}
 	switch p.Name {
 	case "id":
@@ -146,10 +148,10 @@ func metaValue(r *Resource) map[string]any {
 	return m
 }
 
-// leafValues lists the values p addresses in r, or in el when p names the
-// attribute of the enclosing value path. Multi-valued attributes are
-// flattened; nulls are left out.
-func leafValues(r *Resource, p AttrPath, el *scopeElem) []any {
+// leafValues appends to out the values p addresses in r, or in el when p
+// names the attribute of the enclosing value path. Multi-valued attributes
+// are flattened; nulls are left out.
+func leafValues(out []any, r *Resource, p AttrPath, el *scopeElem) []any {
 	var top any
 	if el != nil && el.path.Name == p.Name && el.path.URN == p.URN {
 		top = el.elem
@@ -157,48 +159,44 @@ func leafValues(r *Resource, p AttrPath, el *scopeElem) []any {
 		// Spare building the meta map for the common case.
 		switch p.Sub {
 		case "created":
-			return timeValues(r.Meta.Created)
+			return timeValues(out, r.Meta.Created)
 		case "lastModified":
-			return timeValues(r.Meta.LastModified)
+			return timeValues(out, r.Meta.LastModified)
 		case "resourceType":
-			return stringValues(r.Type)
+			return stringValues(out, r.Type)
 		case "version":
-			return stringValues(r.Meta.Version)
+			return stringValues(out, r.Meta.Version)
 		}
 		top, _ = attrValue(r, p)
 	} else if r != nil {
 		top, _ = attrValue(r, p)
 	}
 	if p.Sub == "" {
-		return flatten(nil, top)
+		return flatten(out, top)
 	}
-	switch t := top.(type) {
-	case map[string]any:
-		return flatten(nil, t[p.Sub])
-	case []any:
-		var out []any
-		for _, e := range t {
-			if m, ok := e.(map[string]any); ok {
-				out = flatten(out, m[p.Sub])
-			}
+	if list, ok := top.([]any); ok {
+		for _, e := range list {
+			v, _ := compact.Get(e, p.Sub)
+			out = flatten(out, v)
 		}
 		return out
 	}
-	return nil
+	v, _ := compact.Get(top, p.Sub)
+	return flatten(out, v)
 }
 
-func timeValues(t time.Time) []any {
+func timeValues(out []any, t time.Time) []any {
 	if t.IsZero() {
-		return nil
+		return out
 	}
-	return []any{t}
+	return append(out, t)
 }
 
-func stringValues(s string) []any {
+func stringValues(out []any, s string) []any {
 	if s == "" {
-		return nil
+		return out
 	}
-	return []any{s}
+	return append(out, s)
 }
 
 func flatten(out []any, v any) []any {
@@ -232,13 +230,13 @@ func present(v any) bool {
 			}
 		}
 		return false
-	case map[string]any:
-		for _, e := range v {
-			if present(e) {
-				return true
-			}
-		}
-		return false
+	case map[string]any, *compact.Object:
+		found := false
+		compact.Range(v, func(_ string, e any) bool {
+			found = present(e)
+			return !found
+		})
+		return found
 	default:
 		return true
 	}
@@ -316,6 +314,16 @@ func anyEqual(c *CompareExpr, vals []any) bool {
 		}
 		return true
 	}
+	if want, ok := c.Value.(string); ok && (isStringType(c.Path.Type) || c.Path.Type == "") {
+		// Only a string equals a string: compared in place, without
+		// folding copies of both, as a scan does for every resource.
+		for _, v := range vals {
+			if s, ok := v.(string); ok && (s == want || !c.Path.CaseExact && foldEqual(s, want)) {
+				return true
+			}
+		}
+		return false
+	}
 	want := keyOf(c.Value, c.Path)
 	if want.kind == keyNone {
 		return false
@@ -326,6 +334,20 @@ func anyEqual(c *CompareExpr, vals []any) bool {
 		}
 	}
 	return false
+}
+
+// foldEqual reports whether FoldCase(a) == FoldCase(b), without making
+// either.
+func foldEqual(a, b string) bool {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb && foldRune(ra) != foldRune(rb) {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == b
 }
 
 type keyKind int
@@ -612,7 +634,7 @@ func sortValue(top any, sub string) any {
 	if list, ok := top.([]any); ok {
 		top = nil
 		for _, e := range list {
-			if m, ok := e.(map[string]any); ok && isTrue(m["primary"]) {
+			if p, _ := compact.Get(e, "primary"); isTrue(p) {
 				top = e
 				break
 			}
@@ -621,14 +643,14 @@ func sortValue(top any, sub string) any {
 			top = list[0]
 		}
 	}
-	m, isMap := top.(map[string]any)
+	isMap := compact.IsObject(top)
 	switch {
 	case sub != "" && !isMap:
 		return nil
 	case sub != "":
-		top = m[sub]
+		top, _ = compact.Get(top, sub)
 	case isMap:
-		top = m["value"]
+		top, _ = compact.Get(top, "value")
 	}
 	if list, ok := top.([]any); ok { // a multi-valued sub-attribute
 		if len(list) == 0 {

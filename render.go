@@ -3,6 +3,8 @@ package scim
 import (
 	"strings"
 	"time"
+
+	"github.com/scimkit/scim/internal/compact"
 )
 
 // projection is a client's choice of attributes (RFC 7644 §3.4.2.5):
@@ -142,8 +144,8 @@ func (rt *resourceType) appendResource(b []byte, res *Resource, base string, p p
 	var small [2]span
 	exts := small[:0]
 	for _, e := range rt.extensions {
-		src, ok := res.Attributes[e.urn].(map[string]any)
-		if !ok {
+		src, ok := res.Attributes[e.urn]
+		if !ok || !compact.IsObject(src) {
 			continue
 		}
 		s := len(b)
@@ -243,9 +245,9 @@ func appendKey(b []byte, key string) []byte {
 // attributes of defs that src holds and p returns. An attribute left with
 // no value (a complex value none of whose sub-attributes are returned) is
 // not written.
-func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src map[string]any, base string, p projection) ([]byte, error) {
+func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src any, base string, p projection) ([]byte, error) {
 	for _, def := range defs {
-		v, ok := src[def.name]
+		v, ok := compact.Get(src, def.name)
 		if !ok || def.name == "id" || def.name == "meta" {
 			continue
 		}
@@ -256,7 +258,7 @@ func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src m
 		mark := len(b)
 		b = appendKey(b, def.name)
 		var err error
-		switch m, isMap := v.(map[string]any); {
+		switch {
 		case def.typ != TypeComplex:
 			if b, err = appendJSON(b, v); err != nil {
 				return b, err
@@ -267,15 +269,14 @@ func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src m
 			open := len(b)
 			vals, _ := v.([]any)
 			for _, e := range vals {
-				m, ok := e.(map[string]any)
-				if !ok {
+				if !compact.IsObject(e) {
 					continue
 				}
 				s := len(b)
 				if s > open {
 					b = append(b, ',')
 				}
-				if b, err = rt.appendComplex(b, def, m, key, base, p); err != nil {
+				if b, err = rt.appendComplex(b, def, e, key, base, p); err != nil {
 					return b, err
 				}
 				if b[len(b)-2] == '{' { // nothing of it is returned
@@ -287,8 +288,8 @@ func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src m
 				continue
 			}
 			b = append(b, ']')
-		case isMap:
-			if b, err = rt.appendComplex(b, def, m, key, base, p); err != nil {
+		case compact.IsObject(v):
+			if b, err = rt.appendComplex(b, def, v, key, base, p); err != nil {
 				return b, err
 			}
 			if b[len(b)-2] == '{' {
@@ -303,10 +304,10 @@ func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src m
 
 // appendComplex appends one complex value, projected, filling a missing
 // $ref of a member, group or manager from its value.
-func (rt *resourceType) appendComplex(b []byte, def *attrDef, m map[string]any, key, base string, p projection) ([]byte, error) {
+func (rt *resourceType) appendComplex(b []byte, def *attrDef, m any, key, base string, p projection) ([]byte, error) {
 	b = append(b, '{')
 	for _, sub := range def.subs {
-		v, ok := m[sub.name]
+		v, ok := compact.Get(m, sub.name)
 		if !ok && sub.name == "$ref" {
 			if ref := rt.refFor(def.name, m, base); ref != "" {
 				v, ok = ref, true
@@ -326,8 +327,9 @@ func (rt *resourceType) appendComplex(b []byte, def *attrDef, m map[string]any, 
 
 // refFor derives the URI of the resource a member, group or manager value
 // points to, at the endpoint its type is served on; "" if it is not served.
-func (rt *resourceType) refFor(attr string, m map[string]any, base string) string {
-	id, _ := m["value"].(string)
+func (rt *resourceType) refFor(attr string, m any, base string) string {
+	v, _ := compact.Get(m, "value")
+	id, _ := v.(string)
 	if id == "" {
 		return ""
 	}
@@ -336,7 +338,8 @@ func (rt *resourceType) refFor(attr string, m map[string]any, base string) strin
 	case "groups":
 		target = "group"
 	case "members":
-		if t, _ := m["type"].(string); t != "" {
+		typ, _ := compact.Get(m, "type")
+		if t, _ := typ.(string); t != "" {
 			target = strings.ToLower(t)
 		}
 	case "manager":

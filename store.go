@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/scimkit/scim/internal/compact"
 )
 
 // Sentinel errors a Store returns. The handler maps them to SCIM errors;
@@ -232,6 +234,8 @@ func cloneValue(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		return cloneMap(v)
+	case *compact.Object: // a store's compact form: copied out as a map
+		return v.Map(cloneValue)
 	case []any:
 		c := make([]any, len(v))
 		for i, e := range v {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/internal/compact"
 )
 
 // fold maps s to a key that two strings share whenever they are equal
@@ -124,19 +125,16 @@ func (x *attrIndex) values(res *scim.Resource) []string {
 	if x.sub == "" {
 		return appendStrings(nil, v)
 	}
-	switch t := v.(type) {
-	case map[string]any:
-		return appendStrings(nil, t[x.sub])
-	case []any:
-		out := make([]string, 0, len(t))
-		for _, el := range t {
-			if m, ok := el.(map[string]any); ok {
-				out = appendStrings(out, m[x.sub])
-			}
+	if list, ok := v.([]any); ok {
+		out := make([]string, 0, len(list))
+		for _, el := range list {
+			sv, _ := compact.Get(el, x.sub)
+			out = appendStrings(out, sv)
 		}
 		return out
 	}
-	return nil
+	sv, _ := compact.Get(v, x.sub)
+	return appendStrings(nil, sv)
 }
 
 // appendStrings appends v to dst if it is a string, or its strings if it is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/internal/compact"
 )
 
 var _ scim.MembershipPatcher = (*Store)(nil)
@@ -160,7 +161,25 @@ func (t *table) indexMember(id string, e *entry, add bool) {
 func cloneMember(m map[string]any) map[string]any {
 	c := make(map[string]any, len(m))
 	for k, v := range m {
-		c[k] = v // member sub-attributes are strings
+		c[k] = compact.Of(v) // a deep copy: sub-attributes are strings, but a client may send more
+	}
+	return c
+}
+
+// ownMembers returns a deep copy of a Group's members for the store to
+// keep: its values stay maps, which membership changes edit in place.
+func ownMembers(v any) any {
+	list, ok := v.([]any)
+	if !ok {
+		return compact.Of(v)
+	}
+	c := make([]any, len(list))
+	for i, m := range list {
+		if mm, ok := m.(map[string]any); ok {
+			c[i] = cloneMember(mm)
+		} else {
+			c[i] = compact.Of(m)
+		}
 	}
 	return c
 }

@@ -35,11 +35,13 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/internal/compact"
 )
 
 // The resource types and attributes the store treats specially.
@@ -247,14 +249,27 @@ func (t *tenant) nextVersion() string {
 	return strconv.FormatUint(t.version, 10)
 }
 
-// own returns a copy of res for the store to keep: deep-copied, without the
-// computed "groups" of a User.
+// own returns a copy of res for the store to keep: a deep copy, without
+// the computed "groups" of a User, whose complex values are held compactly
+// (compact.Object, a third of a map's size). A Group's members stay maps:
+// membership changes edit them in place.
 func own(res *scim.Resource) *scim.Resource {
-	c := res.Clone()
-	if c.Type == userType {
-		delete(c.Attributes, groupsAttr)
+	c := *res
+	c.Unique = slices.Clone(res.Unique)
+	if res.Attributes == nil {
+		return &c
 	}
-	return c
+	c.Attributes = make(map[string]any, len(res.Attributes))
+	for k, v := range res.Attributes {
+		switch {
+		case k == groupsAttr && res.Type == userType:
+		case k == membersAttr && res.Type == groupType:
+			c.Attributes[k] = ownMembers(v)
+		default:
+			c.Attributes[k] = compact.Of(v)
+		}
+	}
+	return &c
 }
 
 // groupsOf returns the computed "groups" of the user id: one value per Group
