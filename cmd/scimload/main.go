@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"time"
 )
@@ -34,7 +35,16 @@ func main() {
 	flag.IntVar(&cfg.syncUsers, "sync", 100_000, "users of the initial-sync scenario (filter, then POST each)")
 	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file, for go tool pprof")
+	only := flag.String("only", "", "run only the scenarios whose names match this regular expression")
 	flag.Parse()
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scimload: -only:", err)
+			os.Exit(2)
+		}
+		cfg.only = re
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -24,7 +25,11 @@ type config struct {
 	users, groupSize, clients, syncUsers, rounds int
 	duration                                     time.Duration
 	postgres                                     string
+	only                                         *regexp.Regexp // scenarios to run; nil: all
 }
+
+// runs reports whether the scenario named name is to run.
+func (c config) runs(name string) bool { return c.only == nil || c.only.MatchString(name) }
 
 const token = "scimload"
 
@@ -271,28 +276,40 @@ func measure(cfg config, fx *fixture, floorURL, scimURL, loggedURL string) []row
 	}
 	var rows []row
 	for _, sc := range scenarios(fx) {
-		f, r := pair(scimURL, sc.next)
-		rows = append(rows, row{scenario: sc.name, floor: &f, res: r})
-		if sc.name == "GET /Users/{id}" && loggedURL != "" {
+		if cfg.runs(sc.name) {
+			f, r := pair(scimURL, sc.next)
+			rows = append(rows, row{scenario: sc.name, floor: &f, res: r})
+		}
+		if logged := sc.name + ", logged"; sc.name == "GET /Users/{id}" && loggedURL != "" && cfg.runs(logged) {
 			f, r := pair(loggedURL, sc.next)
-			rows = append(rows, row{scenario: "GET /Users/{id}, logged", floor: &f, res: r})
+			rows = append(rows, row{scenario: logged, floor: &f, res: r})
 		}
 	}
-	rows = append(rows, initialSync(cfg, fx, scimURL))
+	if sync := initialSync(cfg, fx, scimURL); cfg.runs(sync.scenario) {
+		rows = append(rows, sync.run())
+	}
 	return rows
 }
 
 // initialSync provisions syncUsers new users as Entra ID's first cycle
 // does: a filter by userName (no match), then a POST.
-func initialSync(cfg config, fx *fixture, scimURL string) row {
-	res := drive(scimURL, cfg.clients, time.Hour, func(n int64) (request, bool) {
-		if n >= int64(cfg.syncUsers) {
-			return request{}, false
-		}
-		name := fmt.Sprintf("%s-sync-%d", fx.run, n)
-		post := &request{method: http.MethodPost, path: "/scim/v2/Users", body: userJSON(name), ok: is(201)}
-		return request{method: http.MethodGet, path: "/scim/v2/Users?filter=userName%20eq%20%22" + name + "%22", ok: is(200), then: post}, true
-	})
-	return row{scenario: fmt.Sprintf("initial sync of %d users (filter, POST)", cfg.syncUsers), res: res,
-		note: fmt.Sprintf("%.1f s", res.elapsed.Seconds())}
+func initialSync(cfg config, fx *fixture, scimURL string) syncScenario {
+	name := fmt.Sprintf("initial sync of %d users (filter, POST)", cfg.syncUsers)
+	return syncScenario{scenario: name, run: func() row {
+		res := drive(scimURL, cfg.clients, time.Hour, func(n int64) (request, bool) {
+			if n >= int64(cfg.syncUsers) {
+				return request{}, false
+			}
+			userName := fmt.Sprintf("%s-sync-%d", fx.run, n)
+			post := &request{method: http.MethodPost, path: "/scim/v2/Users", body: userJSON(userName), ok: is(201)}
+			return request{method: http.MethodGet, path: "/scim/v2/Users?filter=userName%20eq%20%22" + userName + "%22", ok: is(200), then: post}, true
+		})
+		return row{scenario: name, res: res, note: fmt.Sprintf("%.1f s", res.elapsed.Seconds())}
+	}}
+}
+
+// syncScenario is the initial sync, named before it runs.
+type syncScenario struct {
+	scenario string
+	run      func() row
 }
