@@ -1,9 +1,7 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -62,8 +60,8 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // parseJSON decodes body as readJSON describes: one pass over the bytes
-// checks nesting and keys, encoding/json decodes, and a walk over the
-// decoded value checks its strings.
+// checks nesting and keys, decodeJSON decodes, and a walk over the decoded
+// value checks its strings.
 func parseJSON(body []byte, l Limits) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest(SCIMTypeInvalidSyntax, "request body is not valid UTF-8")
@@ -71,29 +69,17 @@ func parseJSON(body []byte, l Limits) (any, error) {
 	if err := scanStructure(body, l.JSONDepth); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, syntaxError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	v, err := decodeJSON(body)
+	switch {
+	case err == errTrailingJSON:
 		return nil, badRequest(SCIMTypeInvalidSyntax, "request body holds more than one JSON value")
+	case err != nil:
+		return nil, badRequest(SCIMTypeInvalidSyntax, "request body is not valid JSON: %s", err)
 	}
 	if err := checkStrings(v, l); err != nil {
 		return nil, err
 	}
 	return v, nil
-}
-
-// syntaxError turns a decoding error into a SCIM error; encoding/json's
-// syntax messages name characters and offsets, never Go types.
-func syntaxError(err error) *Error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return badRequest(SCIMTypeInvalidSyntax, "request body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
-	}
-	return badRequest(SCIMTypeInvalidSyntax, "request body is not valid JSON: it ends too early")
 }
 
 // jsonFrame is an object or array scanStructure is inside.
