@@ -34,7 +34,9 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if err != nil {
 		return err
 	}
-	attrs, err := h.decoder(rt).resource(body)
+	dec := h.decoder(rt)
+	dec.owned = true // the body is read once, here
+	attrs, err := dec.resource(body)
 	if err != nil {
 		return err
 	}
@@ -158,6 +160,7 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 		return err
 	}
 	dec := h.decoder(rt)
+	dec.owned = true // explicitNulls reads only the top level and extensions, which stay
 	attrs, err := dec.resource(body)
 	if err != nil {
 		return err

@@ -20,6 +20,10 @@ type decoder struct {
 	// patch is set for PATCH values, where a bare id may stand for a
 	// member list (Microsoft's SCIM validator sends "value": "id").
 	patch bool
+	// owned is set when the decoded body is the decoder's to change and is
+	// read once (POST and PUT): complex values are then made canonical in
+	// place instead of copied.
+	owned bool
 }
 
 // resource decodes a POST or PUT body into Resource.Attributes.
@@ -170,8 +174,8 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 		return nil, nil
 	}
 	if def.typ == TypeComplex {
-		obj, ok := raw.(map[string]any)
-		if !ok {
+		obj, isObj := raw.(map[string]any)
+		if !isObj {
 			if s, isStr := raw.(string); isStr && !d.strict && referencesResources(def) {
 				// A bare id for a value that references a resource:
 				// Entra ID's members and manager.
@@ -180,7 +184,19 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 				return nil, badRequest(SCIMTypeInvalidValue, "attribute %q needs a JSON object", def.name)
 			}
 		}
-		out := make(map[string]any, len(obj))
+		// With an owned body the value is made canonical where it is:
+		// what is dropped is deleted, and what is renamed is set after the
+		// loop, so that the loop never meets a key it added.
+		inPlace := d.owned && isObj
+		out := obj
+		if !inPlace {
+			out = make(map[string]any, len(obj))
+		}
+		type rename struct {
+			name  string
+			value any
+		}
+		var renames []rename
 		for k, v := range obj {
 			if v == nil && def.multi && d.strict {
 				// A value of a multi-valued attribute lists what it has;
@@ -191,21 +207,33 @@ func (d decoder) single(def *attrDef, raw any) (any, error) {
 			if sub == nil && !d.strict {
 				sub = def.alias(k)
 			}
-			if sub == nil {
-				if d.strict {
-					return nil, badRequest(SCIMTypeInvalidValue, "unknown sub-attribute %q of %q", k, def.name)
+			if sub == nil && d.strict {
+				return nil, badRequest(SCIMTypeInvalidValue, "unknown sub-attribute %q of %q", k, def.name)
+			}
+			var sv any
+			if sub != nil && sub.mutability != "readOnly" {
+				var err error
+				if sv, err = d.single(sub, v); err != nil {
+					return nil, err
 				}
-				continue
 			}
-			if sub.mutability == "readOnly" {
-				continue
+			switch {
+			case sv == nil:
+				if inPlace {
+					delete(out, k)
+				}
+			case sub.name != k: // another case, or an alias
+				if inPlace {
+					delete(out, k)
+				}
+				renames = append(renames, rename{sub.name, sv})
+			default:
+				out[k] = sv
 			}
-			sv, err := d.single(sub, v)
-			if err != nil {
-				return nil, err
-			}
-			if sv != nil {
-				out[sub.name] = sv
+		}
+		for _, r := range renames {
+			if _, taken := out[r.name]; !taken { // the canonical name wins over an alias
+				out[r.name] = r.value
 			}
 		}
 		if _, marked := out["primary"]; len(out) == 0 || marked && len(out) == 1 {

@@ -278,6 +278,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		d := decoder{rt: rt, strict: strict}
 		attrs, err := d.resource(obj)
+		// Decoding in place (POST, PUT) gives what decoding a copy gives.
+		fresh, _ := parseJSON(body, DefaultLimits())
+		inPlace, errInPlace := decoder{rt: rt, strict: strict, owned: true}.resource(fresh.(map[string]any))
+		if (err == nil) != (errInPlace == nil) || err == nil && !equalValues(attrs, inPlace) {
+			t.Fatalf("decoding in place differs: %v, %v\n%v\n%v", err, errInPlace, attrs, inPlace)
+		}
 		if err != nil {
 			requireClientError(t, err)
 			return

@@ -75,3 +75,22 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// A value's canonical sub-attribute wins over an alias of it, whichever
+// comes first, when the body is decoded in place (POST, PUT) or copied.
+func TestDecodeAliasLosesToCanonicalName(t *testing.T) {
+	groups, err := compileResourceType(GroupResourceType())
+	require.NoError(t, err)
+	for _, owned := range []bool{false, true} {
+		for _, body := range []string{
+			`{"displayName":"g","members":[{"value":"u1","display":"canonical","displayName":"alias"}]}`,
+			`{"displayName":"g","members":[{"displayName":"alias","value":"u1","display":"canonical"}]}`,
+		} {
+			v, err := decodeJSON([]byte(body))
+			require.NoError(t, err)
+			attrs, err := decoder{rt: groups, owned: owned}.resource(v.(map[string]any))
+			require.NoError(t, err)
+			assert.Equal(t, []any{map[string]any{"value": "u1", "display": "canonical"}}, attrs["members"], "owned %v: %s", owned, body)
+		}
+	}
+}
