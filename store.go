@@ -188,7 +188,8 @@ type Page struct {
 }
 
 // Clone returns a deep copy of r; stores use it to keep their data apart
-// from their callers'.
+// from their callers'. Complex values a store keeps in its compact form
+// (see Viewer) come out as map[string]any.
 func (r *Resource) Clone() *Resource {
 	if r == nil {
 		return nil
@@ -259,6 +260,11 @@ type Viewer interface {
 	// store: the store may hold a lock while fn runs, so fn should be
 	// quick. The Page itself is the caller's. View returns fn's error, or
 	// the error Query would have returned without calling fn.
+	//
+	// A lent resource may hold complex values in a form of this module's
+	// own stores (memstore keeps them compactly) rather than as
+	// map[string]any: Matches, SortValue and the handler read both, and
+	// Resource.Clone turns them into maps.
 	View(ctx context.Context, resourceType string, q Query, fn func(*Page) error) error
 }
 

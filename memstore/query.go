@@ -44,7 +44,9 @@ func (s *Store) Query(ctx context.Context, resourceType string, q scim.Query) (*
 
 // View is Query without the copies: it calls fn with the page while it
 // holds the tenant's read lock, and the page's resources are the store's
-// own (a User with groups is a shallow copy carrying them). See
+// own (a User with groups is a shallow copy carrying them). Their complex
+// values, but a Group's members, are in the store's compact form, which
+// scim.Matches and scim.SortValue read; Clone a resource to have maps. See
 // scim.Viewer.
 func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn func(*scim.Page) error) error {
 	if err := ctx.Err(); err != nil {
