@@ -1,6 +1,9 @@
 package scim
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // Principal is the caller an Authenticator recognised.
 type Principal struct {
@@ -36,4 +39,26 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 func TenantFrom(ctx context.Context) string {
 	p, _ := PrincipalFrom(ctx)
 	return p.Tenant
+}
+
+// requestContext is a request's context below the handler: it carries the
+// request's id from the start and its principal once the Authenticator
+// has named it, so that the request is copied once for both.
+type requestContext struct {
+	context.Context
+	id        string
+	principal atomic.Pointer[Principal] // nil until authenticated
+}
+
+// Value implements context.Context.
+func (c *requestContext) Value(key any) any {
+	switch key.(type) {
+	case requestIDKey:
+		return c.id
+	case principalKey:
+		if p := c.principal.Load(); p != nil {
+			return *p
+		}
+	}
+	return c.Context.Value(key)
 }

@@ -147,7 +147,8 @@ func scanStructure(b []byte, maxDepth int) error {
 					return nil // a key the decoder will refuse
 				}
 				if dup {
-					return badRequest(SCIMTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(string(b[i+1:j])))
+					key, _ := keyText(b, k)
+					return badRequest(SCIMTypeInvalidSyntax, "key %s appears twice in one object (names are case-insensitive)", quoteShort(key))
 				}
 				keys = append(keys, k)
 				expectKey = false

@@ -328,7 +328,7 @@ func (h *Handler) viewResources(req *request, head listHead, tq typeQuery, q Que
 	var encodeErr error
 	err := h.view(req.r.Context(), tq.rt.Name, q, func(page *Page) error {
 		head.total = page.TotalResults
-		if page.Next != "" {
+		if q.Keyset && page.Next != "" {
 			head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
 		}
 		buf.b, encodeErr = encodeList(buf.b, req, head, []typedPage{{tq, page.Resources}})

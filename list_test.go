@@ -318,3 +318,15 @@ func TestRootQueries(t *testing.T) {
 	// The same through POST /.search.
 	assert.Equal(t, []string{alpha, beta, charlie, delta}, ids(s.do(http.MethodPost, "/.search", map[string]any{"sortBy": "displayName"})))
 }
+
+// TestHugeStartIndex: a startIndex up to the largest integer is an empty
+// page, never a 500.
+func TestHugeStartIndex(t *testing.T) {
+	s := newServer(t)
+	s.create("/Users", user("alice"))
+	for _, q := range []string{"startIndex=9223372036854775807", "startIndex=9223372036854775800&count=10", "startIndex=2&count=9223372036854775807"} {
+		resp := s.do(http.MethodGet, "/Users?"+q, nil)
+		require.Equal(t, http.StatusOK, resp.status, "%s: %s", q, resp.raw)
+		assert.Empty(t, resp.body["Resources"], q)
+	}
+}

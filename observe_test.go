@@ -2,8 +2,10 @@ package scim_test
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -71,4 +73,40 @@ func pick(m map[string]any, keys ...string) map[string]any {
 		out[k] = m[k]
 	}
 	return out
+}
+
+// TestRequestIDReachesTheAuthenticator: the Authenticator, and the token
+// store behind it, see the request id; a panic in it is reported under it.
+func TestRequestIDReachesTheAuthenticator(t *testing.T) {
+	var seen string
+	auth := scim.AuthenticatorFunc(func(r *http.Request) (scim.Principal, error) {
+		seen = scim.RequestIDFrom(r.Context())
+		if _, ok := scim.PrincipalFrom(r.Context()); ok {
+			t.Error("no principal before the Authenticator names one")
+		}
+		if r.Header.Get("X-Panic") != "" {
+			panic("authenticator bug")
+		}
+		return scim.Principal{ID: "p"}, nil
+	})
+	h, err := scim.New(memstore.New(), auth, scim.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	get := func(id string, panics bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/Users", nil)
+		r.Header.Set(scim.RequestIDHeader, id)
+		if panics {
+			r.Header.Set("X-Panic", "1")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	w := get("req-7", false)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "req-7", seen)
+
+	w = get("req-8", true)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Contains(t, w.Body.String(), "request id req-8")
 }

@@ -12,7 +12,6 @@
 package scim
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -71,7 +70,8 @@ type Option func(*Handler)
 // meta.location, Location headers and $ref values, for example
 // "https://app.example.com/scim/v2". Without it the URL is derived from
 // each request's Host and the path the handler is mounted under, which is
-// right unless a proxy rewrites them.
+// right unless a proxy rewrites them. New fails on a URL that does not
+// parse.
 func WithBaseURL(u string) Option {
 	return func(h *Handler) { h.baseURL = strings.TrimRight(u, "/") }
 }
@@ -211,7 +211,8 @@ func (req *request) query() url.Values {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := requestID(w, r)
+	rc := &requestContext{Context: r.Context(), id: requestID(w, r)}
+	r = r.WithContext(rc)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -221,9 +222,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
-	if err != nil {
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	}
 	if errors.Is(err, ErrAuthUnavailable) {
 		w.Header().Set("Retry-After", "5")
 		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
@@ -238,7 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
 		return
 	}
-	r = r.WithContext(WithPrincipal(context.WithValue(r.Context(), requestIDKey{}, id), p))
+	rc.principal.Store(&p)
 	query, err := checkRequestText(r)
 	if err != nil {
 		h.writeError(w, r, err)

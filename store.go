@@ -250,16 +250,22 @@ func cloneValue(v any) any {
 
 // Viewer is an optional Store capability: lending the handler the
 // resources a query returns instead of copying them out, for the reads
-// that only render them (GET, lists and searches). A store that keeps
-// resources in memory saves a deep copy per resource; stores without it are
-// read through Query.
+// that only render them (lists, searches, and GET of one resource, which
+// then asks View for an equality on id instead of calling Get). A store
+// that keeps resources in memory saves a deep copy per resource; stores
+// without it are read through Query and Get.
+//
+// A type that wraps a Viewer by embedding it, to change what Get or Query
+// answer, must override View too (or hide it): the handler would read
+// through the embedded View otherwise. The same holds for
+// MembershipPatcher.
 type Viewer interface {
-	// View calls fn with the page Query(ctx, resourceType, q) would return,
-	// except that its resources may be the store's own. fn only reads
-	// them, keeps no part of them once it returns, and does not call the
-	// store: the store may hold a lock while fn runs, so fn should be
-	// quick. The Page itself is the caller's. View returns fn's error, or
-	// the error Query would have returned without calling fn.
+	// View calls fn once with the page Query(ctx, resourceType, q) would
+	// return, except that its resources may be the store's own. fn only
+	// reads them, keeps no part of them once it returns, and does not
+	// call the store: the store may hold a lock while fn runs, so fn
+	// should be quick. The Page itself is the caller's. View returns fn's
+	// error, or the error Query would have returned without calling fn.
 	//
 	// A lent resource may hold complex values in a form of this module's
 	// own stores (memstore keeps them compactly) rather than as

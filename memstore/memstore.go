@@ -108,9 +108,9 @@ type table struct {
 	members *attrIndex // members.value, for Groups; also in indexes
 }
 
-// entry is one stored resource. res is owned by the store: it is never
-// handed out, and it is replaced or changed only under the tenant's write
-// lock.
+// entry is one stored resource. res is owned by the store: it is handed
+// out only as a copy, or lent by View under the tenant's read lock, and it
+// is replaced or changed only under the tenant's write lock.
 type entry struct {
 	seq     uint64
 	res     *scim.Resource
@@ -500,7 +500,8 @@ func (s *Store) dropMember(t *tenant, id string) {
 	now := s.now()
 	for _, g := range bySeq(p.appendTo(nil)) {
 		// The stored resource is the store's own and no reader holds it
-		// (readers copy under the read lock), so it is changed in place.
+		// (readers copy or borrow it under the read lock, which this write
+		// lock excludes), so it is changed in place.
 		g.removeMember(id) // the member index keeps each member once
 		g.res.Meta.Version = t.nextVersion()
 		g.res.Meta.LastModified = now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -964,4 +965,28 @@ func BenchmarkHeapPerUser(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heapB/user")
 	runtime.KeepAlive(s)
+}
+
+// A page far past the end, up to the largest int, is empty, never a panic.
+func TestQueryPastTheEnd(t *testing.T) {
+	s := memstore.New()
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := s.Create(ctx, &scim.Resource{Type: "User", ID: fmt.Sprint(i), Attributes: map[string]any{"userName": fmt.Sprint("u", i)}})
+		require.NoError(t, err)
+	}
+	for _, q := range []scim.Query{
+		{StartIndex: 2, Count: math.MaxInt},
+		{StartIndex: math.MaxInt, Count: 10},
+		{StartIndex: math.MaxInt, Count: math.MaxInt},
+	} {
+		p, err := s.Query(ctx, "User", q)
+		require.NoError(t, err)
+		assert.Equal(t, 3, p.TotalResults)
+		assert.Len(t, p.Resources, max(0, min(3-(q.StartIndex-1), 3)), "%+v", q)
+	}
+	require.NoError(t, s.Delete(ctx, "User", "0", "")) // a dead entry: the other path
+	p, err := s.Query(ctx, "User", scim.Query{StartIndex: 2, Count: math.MaxInt})
+	require.NoError(t, err)
+	assert.Len(t, p.Resources, 1)
 }

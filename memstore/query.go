@@ -168,7 +168,9 @@ func (tb *table) window(start, count int) []match {
 	}
 	var out []match
 	if tb.dead == 0 { // order holds only live entries: index it
-		for _, e := range tb.order[min(start, len(tb.order)):min(start+count, len(tb.order))] {
+		lo := min(start, len(tb.order))
+		hi := lo + min(count, len(tb.order)-lo) // start+count may overflow
+		for _, e := range tb.order[lo:hi] {
 			out = append(out, match{e.res, e.seq})
 		}
 		return out

@@ -154,7 +154,7 @@ func (s *Store) Query(ctx context.Context, typ string, q scim.Query) (*scim.Page
 		}
 		start = sort.Search(len(found), func(i int) bool { return after.before(found[i], q) })
 	}
-	end := min(start+max(q.Count, 0), len(found))
+	end := start + min(max(q.Count, 0), len(found)-start) // start+count may overflow
 	for _, r := range found[start:end] {
 		page.Resources = append(page.Resources, r.Clone())
 	}

@@ -56,6 +56,7 @@ type bugs struct {
 	keepsDroppedKeys         bool // Replace keeps keys of attributes the new keys leave out
 	keysetAsOffset           bool // keyset positions are offsets, which creates and deletes shift
 	keysetByIDOnly           bool // keyset positions ignore the sort value
+	pageEndOverflows         bool // a page ends at start+count, which overflows
 }
 
 type naiveKey struct{ tenant, typ, id string }
@@ -458,7 +459,10 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 			})
 		}
 	}
-	end := min(start+max(q.Count, 0), len(all))
+	end := start + min(max(q.Count, 0), len(all)-start) // start+count may overflow
+	if s.bugs.pageEndOverflows {
+		end = min(start+max(q.Count, 0), len(all))
+	}
 	for _, f := range all[start:end] {
 		r := s.copyOut(tenant, f.res, false)
 		if s.bugs.hintsDropGroups && (len(q.Attributes) > 0 || len(q.ExcludedAttributes) > 0) {

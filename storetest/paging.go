@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -87,6 +88,31 @@ func checkStartPastEnd(t testing.TB, s scim.Store) {
 	if page := mustQuery(t, s, ctx, userType, q); len(page.Resources) != 1 {
 		t.Errorf("startIndex is 1-based: Query User %s, with %d matches, must return the last one; the store returned %d", describeQuery(q), want, len(page.Resources))
 	}
+	// Clients choose startIndex and count: their sum may pass the largest
+	// int, and a store must not overflow on it.
+	for _, c := range []struct {
+		q    scim.Query
+		want int
+	}{
+		{scim.Query{Filter: pagingFilter, StartIndex: math.MaxInt, Count: 10}, 0},
+		{scim.Query{Filter: pagingFilter, StartIndex: 2, Count: math.MaxInt}, want - 1},
+		{scim.Query{StartIndex: 2, Count: math.MaxInt}, len(pop.users) - 1},
+	} {
+		page, panicked := queryRecovering(s, ctx, userType, c.q)
+		switch {
+		case panicked != nil:
+			t.Errorf("Query User %s must not panic (startIndex-1+count overflows an int); it panicked: %v", describeQuery(c.q), panicked)
+		case page == nil || len(page.Resources) != c.want:
+			t.Errorf("Query User %s must return %d resources", describeQuery(c.q), c.want)
+		}
+	}
+}
+
+// queryRecovering runs a query, turning a panic of the store into a value.
+func queryRecovering(s scim.Store, ctx context.Context, typ string, q scim.Query) (page *scim.Page, panicked any) {
+	defer func() { panicked = recover() }()
+	page, _ = s.Query(ctx, typ, q)
+	return page, nil
 }
 
 // allOf returns the ids of every match of q, in the store's order.

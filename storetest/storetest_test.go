@@ -294,6 +294,7 @@ var brokenStores = []struct {
 	{"ReplaceKeepsDroppedKeys", naive(bugs{keepsDroppedKeys: true}), []string{"Uniqueness/ReplaceWithoutAKeyFreesIt"}},
 	{"KeysetPositionsAreOffsets", naive(bugs{keysetAsOffset: true}), []string{"Keyset/CreatesAndDeletesWhilePaging"}},
 	{"KeysetIgnoresSortValue", naive(bugs{keysetByIDOnly: true}), []string{"Keyset/PagesFollowTheOrder"}},
+	{"PageEndOverflows", naive(bugs{pageEndOverflows: true}), []string{"Paging/StartIndexPastEnd"}},
 }
 
 // onMemstore makes stores that wrap a new memstore with w.
