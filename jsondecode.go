@@ -138,20 +138,27 @@ func (d *jsonDecoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k.(string)] = v
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.fail("")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, d.fail("after an object value")
+		if more, err := d.more('}', "after an object value"); !more {
+			return m, err
 		}
 	}
+}
+
+// more reads what follows a member or an element: a comma, and more
+// follow, or close, the end.
+func (d *jsonDecoder) more(close byte, what string) (bool, error) {
+	d.space()
+	switch {
+	case d.i >= len(d.b):
+		return false, d.fail("")
+	case d.b[d.i] == ',':
+		d.i++
+		return true, nil
+	case d.b[d.i] == close:
+		d.i++
+		return false, nil
+	}
+	return false, d.fail(what)
 }
 
 func (d *jsonDecoder) array(depth int) (any, error) {
@@ -168,18 +175,8 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		list = append(list, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.fail("")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return list, nil
-		default:
-			return nil, d.fail("after an array element")
+		if more, err := d.more(']', "after an array element"); !more {
+			return list, err
 		}
 	}
 }
