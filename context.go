@@ -46,8 +46,15 @@ func TenantFrom(ctx context.Context) string {
 // has named it, so that the request is copied once for both.
 type requestContext struct {
 	context.Context
-	id        string
-	principal atomic.Pointer[Principal] // nil until authenticated
+	id            string
+	principal     Principal   // valid once authenticated is set
+	authenticated atomic.Bool // set after principal, which it publishes
+}
+
+// authenticate records the principal the Authenticator named.
+func (c *requestContext) authenticate(p Principal) {
+	c.principal = p
+	c.authenticated.Store(true)
 }
 
 // Value implements context.Context.
@@ -56,8 +63,8 @@ func (c *requestContext) Value(key any) any {
 	case requestIDKey:
 		return c.id
 	case principalKey:
-		if p := c.principal.Load(); p != nil {
-			return *p
+		if c.authenticated.Load() {
+			return c.principal
 		}
 	}
 	return c.Context.Value(key)

@@ -198,19 +198,19 @@ func (rt *resourceType) appendMeta(b []byte, res *Resource, meta *attrDef, base 
 		}
 		switch sub.name {
 		case "resourceType":
-			b = appendKey(b, sub.name)
+			b = appendJSONKey(b, sub.jsonName)
 			b = appendString(b, rt.Name)
 		case "created", "lastModified":
 			t := res.Meta.Created
 			if sub.name == "lastModified" {
 				t = res.Meta.LastModified
 			}
-			b = appendKey(b, sub.name)
+			b = appendJSONKey(b, sub.jsonName)
 			b = append(b, '"')
 			b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 			b = append(b, '"')
 		case "location":
-			b = appendKey(b, sub.name)
+			b = appendJSONKey(b, sub.jsonName)
 			b = append(b, '"')
 			b = appendStringContent(b, base)
 			b = appendStringContent(b, rt.Endpoint)
@@ -218,7 +218,7 @@ func (rt *resourceType) appendMeta(b []byte, res *Resource, meta *attrDef, base 
 			b = appendStringContent(b, res.ID)
 			b = append(b, '"')
 		case "version": // etag(version), written without making it
-			b = appendKey(b, sub.name)
+			b = appendJSONKey(b, sub.jsonName)
 			b = append(b, '"')
 			if v := res.Meta.Version; v != "" {
 				b = append(b, `W/\"`...)
@@ -232,13 +232,24 @@ func (rt *resourceType) appendMeta(b []byte, res *Resource, meta *attrDef, base 
 }
 
 // appendKey appends the key of an object member, after a comma unless it
-// is the object's first (b ends with the opening brace: no value ends so).
+// is the object's first.
 func appendKey(b []byte, key string) []byte {
+	return append(appendString(memberComma(b), key), ':')
+}
+
+// appendJSONKey is appendKey for a key already written as a JSON string
+// (attrDef.jsonName): attribute names are escaped once, not per response.
+func appendJSONKey(b []byte, jsonKey string) []byte {
+	return append(append(memberComma(b), jsonKey...), ':')
+}
+
+// memberComma appends the comma before an object member unless it is the
+// object's first: b ends with the opening brace (no value ends so).
+func memberComma(b []byte) []byte {
 	if b[len(b)-1] != '{' {
-		b = append(b, ',')
+		return append(b, ',')
 	}
-	b = appendString(b, key)
-	return append(b, ':')
+	return b
 }
 
 // appendAttrs appends, as members of the object b is writing, the
@@ -256,7 +267,7 @@ func (rt *resourceType) appendAttrs(b []byte, urn string, defs []*attrDef, src a
 			continue
 		}
 		mark := len(b)
-		b = appendKey(b, def.name)
+		b = appendJSONKey(b, def.jsonName)
 		var err error
 		switch {
 		case def.typ != TypeComplex:
@@ -316,7 +327,7 @@ func (rt *resourceType) appendComplex(b []byte, def *attrDef, m any, key, base s
 		if !ok || !p.returns(key, def, sub) {
 			continue
 		}
-		b = appendKey(b, sub.name)
+		b = appendJSONKey(b, sub.jsonName)
 		var err error
 		if b, err = appendJSON(b, v); err != nil {
 			return b, err

@@ -71,11 +71,19 @@ func sendResource(w http.ResponseWriter, status int, version string, body []byte
 		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
 		version = ""
 	}
-	// One array for the header values: their slices are cut from it.
-	values := [3]string{mediaType, strconv.Itoa(len(body))}
+	// One array for the header values, and one string for the length and
+	// the ETag: their slices are cut from them.
+	var text []byte
+	text = strconv.AppendInt(text, int64(len(body)), 10)
+	n := len(text)
+	if version != "" {
+		text = append(append(append(text, `W/"`...), version...), '"')
+	}
+	s := string(text)
+	values := [3]string{mediaType, s[:n], s[n:]}
 	vs := values[:2]
 	if version != "" {
-		vs = append(vs, etag(version))
+		vs = values[:3]
 	}
 	vs = slices.Clone(vs)
 	h := w.Header()

@@ -92,6 +92,7 @@ type attrDef struct {
 	refTypes    []string
 	subs        []*attrDef
 	byName      map[string]*attrDef // lowercased name → sub-attribute
+	jsonName    string              // name as a JSON string, quoted and escaped, for rendering
 }
 
 func (a *attrDef) sub(name string) *attrDef {
@@ -129,6 +130,7 @@ func compileAttrs(as []schema.CoreAttribute) ([]*attrDef, map[string]*attrDef) {
 
 			description: a.Description(),
 			canonical:   a.CanonicalValues(),
+			jsonName:    string(appendString(nil, a.Name())),
 		}
 		for _, r := range a.ReferenceTypes() {
 			d.refTypes = append(d.refTypes, string(r))

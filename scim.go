@@ -236,7 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &Error{Status: http.StatusUnauthorized, Detail: detail, Err: err})
 		return
 	}
-	rc.principal.Store(&p)
+	rc.authenticate(p)
 	query, err := checkRequestText(r)
 	if err != nil {
 		h.writeError(w, r, err)

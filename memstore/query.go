@@ -149,6 +149,7 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	}
 
 	exportGroups := isUser && wantsGroups(q)
+	page.Resources = make([]*scim.Resource, 0, len(matches))
 	for _, m := range matches {
 		r := m.res
 		if exportGroups && !evalGroups {
