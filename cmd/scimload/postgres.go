@@ -38,12 +38,14 @@ func runPostgres(ctx context.Context, cfg config, out io.Writer, floorURL string
 	if err != nil {
 		return err
 	}
+	stopAnalyzing := analyzeWhileLoading(ctx, pool, schema, logger)
+	defer stopAnalyzing()
 	start := time.Now()
 	fx, err := preload(ctx, store, cfg)
 	if err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, "ANALYZE "+schema+".resources; ANALYZE "+schema+".members"); err != nil {
+	if _, err := pool.Exec(ctx, analyzeSQL(schema)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\npreloaded %d users into PostgreSQL in %s\n", cfg.users, time.Since(start).Round(time.Second))
@@ -63,6 +65,36 @@ func runPostgres(ctx context.Context, cfg config, out io.Writer, floorURL string
 	}
 	printTable(out, fmt.Sprintf("PostgreSQL store, %d users, %d clients; \"x PK\" is the time of a request over that of a primary-key SELECT", cfg.users, cfg.clients), rows)
 	return nil
+}
+
+// analyzeSQL refreshes the statistics of the store's tables.
+func analyzeSQL(schema string) string {
+	return "ANALYZE " + schema + ".resources, " + schema + ".unique_keys, " + schema + ".members"
+}
+
+// analyzeWhileLoading refreshes the statistics every few seconds until the
+// returned function is called, as autovacuum would: on a server without it
+// the planner checks foreign keys by scanning every resource of a type,
+// and creates slow down as the directory grows (see the README).
+func analyzeWhileLoading(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(3 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, err := pool.Exec(ctx, analyzeSQL(schema)); err != nil && ctx.Err() == nil {
+					logger.Warn("analyzing the load schema", "schema", schema, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // selectByKey measures a primary-key SELECT of a user's row with the
