@@ -37,7 +37,7 @@ func GroupFromResource(r *Resource) *Group {
 		Meta:        r.Meta,
 		ExternalID:  a.str("externalId"),
 		DisplayName: a.str("displayName"),
-		Members:     referencesFrom(a, "members"),
+		Members:     objectsFrom(a, "members", readReference),
 	}
 	g.Extensions = extensionsFrom(a, "")
 	g.Extra = a.extra()
@@ -49,7 +49,7 @@ func (g *Group) Resource() *Resource {
 	w := writeAttrs(g.Extra)
 	w.str("externalId", g.ExternalID)
 	w.str("displayName", g.DisplayName)
-	writeReferences(w, "members", g.Members)
+	writeObjectList(w, "members", g.Members, writeReference)
 	writeExtensions(w, g.Extensions)
 	return &Resource{Type: "Group", ID: g.ID, Attributes: map[string]any(w), Meta: g.Meta}
 }

@@ -163,58 +163,57 @@ func (w attrWriter) objects(key string, list []attrWriter) {
 	w[key] = out
 }
 
-func multiValuesFrom(r *attrReader, key string) []MultiValue {
+// objectsFrom reads the list of objects under key, each by read.
+func objectsFrom[T any](r *attrReader, key string, read func(*attrReader) T) []T {
 	list, ok := r.objects(key)
 	if !ok {
 		return nil
 	}
-	out := make([]MultiValue, len(list))
+	out := make([]T, len(list))
 	for i, m := range list {
-		e := readAttrs(m)
-		out[i] = MultiValue{Value: e.str("value"), Display: e.str("display"), Type: e.str("type"), Primary: e.isTrue("primary")}
-		out[i].Extra = e.extra()
+		out[i] = read(readAttrs(m))
 	}
 	return out
 }
 
-func writeMultiValues(w attrWriter, key string, values []MultiValue) {
+// writeObjectList writes values under key as a list of objects, each made
+// by write.
+func writeObjectList[T any](w attrWriter, key string, values []T, write func(T) attrWriter) {
 	list := make([]attrWriter, len(values))
 	for i, v := range values {
-		m := writeAttrs(v.Extra)
-		m.str("value", v.Value)
-		m.str("display", v.Display)
-		m.str("type", v.Type)
-		m.isTrue("primary", v.Primary)
-		list[i] = m
+		list[i] = write(v)
 	}
 	w.objects(key, list)
 }
 
-func referencesFrom(r *attrReader, key string) []Reference {
-	list, ok := r.objects(key)
-	if !ok {
-		return nil
-	}
-	out := make([]Reference, len(list))
-	for i, m := range list {
-		e := readAttrs(m)
-		out[i] = Reference{Value: e.str("value"), Ref: e.str("$ref"), Display: e.str("display"), Type: e.str("type")}
-		out[i].Extra = e.extra()
-	}
-	return out
+func readMultiValue(e *attrReader) MultiValue {
+	v := MultiValue{Value: e.str("value"), Display: e.str("display"), Type: e.str("type"), Primary: e.isTrue("primary")}
+	v.Extra = e.extra() // what the fields above did not take
+	return v
 }
 
-func writeReferences(w attrWriter, key string, refs []Reference) {
-	list := make([]attrWriter, len(refs))
-	for i, v := range refs {
-		m := writeAttrs(v.Extra)
-		m.str("value", v.Value)
-		m.str("$ref", v.Ref)
-		m.str("display", v.Display)
-		m.str("type", v.Type)
-		list[i] = m
-	}
-	w.objects(key, list)
+func writeMultiValue(v MultiValue) attrWriter {
+	m := writeAttrs(v.Extra)
+	m.str("value", v.Value)
+	m.str("display", v.Display)
+	m.str("type", v.Type)
+	m.isTrue("primary", v.Primary)
+	return m
+}
+
+func readReference(e *attrReader) Reference {
+	v := Reference{Value: e.str("value"), Ref: e.str("$ref"), Display: e.str("display"), Type: e.str("type")}
+	v.Extra = e.extra()
+	return v
+}
+
+func writeReference(v Reference) attrWriter {
+	m := writeAttrs(v.Extra)
+	m.str("value", v.Value)
+	m.str("$ref", v.Ref)
+	m.str("display", v.Display)
+	m.str("type", v.Type)
+	return m
 }
 
 // extensionsFrom takes every extension (a schema URN whose value is

@@ -136,15 +136,15 @@ func UserFromResource(r *Resource) *User {
 		Timezone:          a.str("timezone"),
 		Active:            a.boolean("active"),
 		Password:          a.str("password"),
-		Emails:            multiValuesFrom(a, "emails"),
-		PhoneNumbers:      multiValuesFrom(a, "phoneNumbers"),
-		IMs:               multiValuesFrom(a, "ims"),
-		Photos:            multiValuesFrom(a, "photos"),
-		Addresses:         addressesFrom(a),
-		Entitlements:      multiValuesFrom(a, "entitlements"),
-		Roles:             multiValuesFrom(a, "roles"),
-		X509Certificates:  multiValuesFrom(a, "x509Certificates"),
-		Groups:            referencesFrom(a, "groups"),
+		Emails:            objectsFrom(a, "emails", readMultiValue),
+		PhoneNumbers:      objectsFrom(a, "phoneNumbers", readMultiValue),
+		IMs:               objectsFrom(a, "ims", readMultiValue),
+		Photos:            objectsFrom(a, "photos", readMultiValue),
+		Addresses:         objectsFrom(a, "addresses", readAddress),
+		Entitlements:      objectsFrom(a, "entitlements", readMultiValue),
+		Roles:             objectsFrom(a, "roles", readMultiValue),
+		X509Certificates:  objectsFrom(a, "x509Certificates", readMultiValue),
+		Groups:            objectsFrom(a, "groups", readReference),
 	}
 	if m, ok := a.object("name"); ok {
 		n := readAttrs(m)
@@ -198,15 +198,15 @@ func (u *User) Resource() *Resource {
 	w.str("timezone", u.Timezone)
 	w.boolean("active", u.Active)
 	w.str("password", u.Password)
-	writeMultiValues(w, "emails", u.Emails)
-	writeMultiValues(w, "phoneNumbers", u.PhoneNumbers)
-	writeMultiValues(w, "ims", u.IMs)
-	writeMultiValues(w, "photos", u.Photos)
-	writeAddresses(w, u.Addresses)
-	writeMultiValues(w, "entitlements", u.Entitlements)
-	writeMultiValues(w, "roles", u.Roles)
-	writeMultiValues(w, "x509Certificates", u.X509Certificates)
-	writeReferences(w, "groups", u.Groups)
+	writeObjectList(w, "emails", u.Emails, writeMultiValue)
+	writeObjectList(w, "phoneNumbers", u.PhoneNumbers, writeMultiValue)
+	writeObjectList(w, "ims", u.IMs, writeMultiValue)
+	writeObjectList(w, "photos", u.Photos, writeMultiValue)
+	writeObjectList(w, "addresses", u.Addresses, writeAddress)
+	writeObjectList(w, "entitlements", u.Entitlements, writeMultiValue)
+	writeObjectList(w, "roles", u.Roles, writeMultiValue)
+	writeObjectList(w, "x509Certificates", u.X509Certificates, writeMultiValue)
+	writeObjectList(w, "groups", u.Groups, writeReference)
 	if e := u.Enterprise; e != nil {
 		m := writeAttrs(e.Extra)
 		m.str("employeeNumber", e.EmployeeNumber)
@@ -227,37 +227,25 @@ func (u *User) Resource() *Resource {
 	return &Resource{Type: "User", ID: u.ID, Attributes: map[string]any(w), Meta: u.Meta}
 }
 
-func addressesFrom(r *attrReader) []Address {
-	list, ok := r.objects("addresses")
-	if !ok {
-		return nil
+func readAddress(e *attrReader) Address {
+	a := Address{
+		Formatted: e.str("formatted"), StreetAddress: e.str("streetAddress"), Locality: e.str("locality"),
+		Region: e.str("region"), PostalCode: e.str("postalCode"), Country: e.str("country"),
+		Type: e.str("type"), Primary: e.isTrue("primary"),
 	}
-	out := make([]Address, len(list))
-	for i, m := range list {
-		e := readAttrs(m)
-		out[i] = Address{
-			Formatted: e.str("formatted"), StreetAddress: e.str("streetAddress"), Locality: e.str("locality"),
-			Region: e.str("region"), PostalCode: e.str("postalCode"), Country: e.str("country"),
-			Type: e.str("type"), Primary: e.isTrue("primary"),
-		}
-		out[i].Extra = e.extra()
-	}
-	return out
+	a.Extra = e.extra()
+	return a
 }
 
-func writeAddresses(w attrWriter, addrs []Address) {
-	list := make([]attrWriter, len(addrs))
-	for i, a := range addrs {
-		m := writeAttrs(a.Extra)
-		m.str("formatted", a.Formatted)
-		m.str("streetAddress", a.StreetAddress)
-		m.str("locality", a.Locality)
-		m.str("region", a.Region)
-		m.str("postalCode", a.PostalCode)
-		m.str("country", a.Country)
-		m.str("type", a.Type)
-		m.isTrue("primary", a.Primary)
-		list[i] = m
-	}
-	w.objects("addresses", list)
+func writeAddress(a Address) attrWriter {
+	m := writeAttrs(a.Extra)
+	m.str("formatted", a.Formatted)
+	m.str("streetAddress", a.StreetAddress)
+	m.str("locality", a.Locality)
+	m.str("region", a.Region)
+	m.str("postalCode", a.PostalCode)
+	m.str("country", a.Country)
+	m.str("type", a.Type)
+	m.isTrue("primary", a.Primary)
+	return m
 }
