@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -470,9 +469,9 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 		if end < 0 {
 			return rawValue{}, p.errorf(i, "unterminated string")
 		}
-		s, plain := plainString(p.src[i+1 : end-1])
-		if !plain {
-			if err := json.Unmarshal([]byte(p.src[i:end]), &s); err != nil {
+		s, ok := plainString(p.src[i+1 : end-1])
+		if !ok {
+			if s, ok = unquoteJSON([]byte(p.src[i:end])); !ok {
 				return rawValue{}, p.errorf(i, "invalid string %s: use JSON string syntax", quoteShort(p.src[i:end]))
 			}
 		}

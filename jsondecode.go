@@ -32,6 +32,20 @@ func decodeJSON(b []byte) (any, error) {
 	return v, nil
 }
 
+// unquoteJSON returns the string a JSON string literal (quotes included)
+// stands for; ok is false when lit is not exactly one such literal.
+func unquoteJSON(lit []byte) (string, bool) {
+	d := jsonDecoder{b: lit}
+	if len(lit) == 0 || lit[0] != '"' {
+		return "", false
+	}
+	v, err := d.string()
+	if err != nil || d.i != len(lit) {
+		return "", false
+	}
+	return v.(string), true
+}
+
 // errTrailingJSON: something follows the value.
 var errTrailingJSON = &jsonSyntaxError{msg: "more than one JSON value"}
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -91,6 +92,20 @@ func TestDecodeAliasLosesToCanonicalName(t *testing.T) {
 			attrs, err := decoder{rt: groups, owned: owned}.resource(v.(map[string]any))
 			require.NoError(t, err)
 			assert.Equal(t, []any{map[string]any{"value": "u1", "display": "canonical"}}, attrs["members"], "owned %v: %s", owned, body)
+		}
+	}
+}
+
+// unquoteJSON reads one string literal as json.Unmarshal does, and nothing
+// else.
+func TestUnquoteJSON(t *testing.T) {
+	for _, lit := range []string{`"plain"`, `"a\"b"`, `"\u00e9\ud83d\ude00"`, `"\ud83d"`, `""`, `"x" `, `"x"y`, `"unterminated`, `x`, ``, "\"a\x01\""} {
+		var want string
+		wantOK := json.Unmarshal([]byte(lit), &want) == nil && strings.TrimSpace(lit) == lit
+		got, ok := unquoteJSON([]byte(lit))
+		assert.Equal(t, wantOK, ok, "%q", lit)
+		if ok {
+			assert.Equal(t, want, got, "%q", lit)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -206,9 +205,7 @@ func keyText(b []byte, k jsonKey) (string, bool) {
 	if k.plain {
 		return string(b[k.start:k.end]), true
 	}
-	var s string
-	err := json.Unmarshal(b[k.start-1:k.end+1], &s)
-	return s, err == nil
+	return unquoteJSON(b[k.start-1 : k.end+1])
 }
 
 // asciiEqualFold compares two ASCII strings ignoring case, as FoldCase
