@@ -370,8 +370,13 @@ func formatTime(t time.Time) string {
 
 // etag renders a store version as a weak entity tag.
 func etag(version string) string {
+	return string(appendETag(nil, version))
+}
+
+// appendETag appends etag(version) to b.
+func appendETag(b []byte, version string) []byte {
 	if version == "" {
-		return ""
+		return b
 	}
-	return `W/"` + version + `"`
+	return append(append(append(b, `W/"`...), version...), '"')
 }

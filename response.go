@@ -2,7 +2,6 @@ package scim
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 )
@@ -71,26 +70,17 @@ func sendResource(w http.ResponseWriter, status int, version string, body []byte
 		body = []byte(`{"schemas":["` + ErrorSchema + `"],"status":"500","detail":"cannot encode response"}`)
 		version = ""
 	}
-	// One array for the header values, and one string for the length and
-	// the ETag: their slices are cut from them.
-	var text []byte
-	text = strconv.AppendInt(text, int64(len(body)), 10)
+	// One string for the length and the ETag, and one array for the header
+	// values: their slices are cut from them.
+	text := strconv.AppendInt(nil, int64(len(body)), 10)
 	n := len(text)
-	if version != "" {
-		text = append(append(append(text, `W/"`...), version...), '"')
-	}
-	s := string(text)
-	values := [3]string{mediaType, s[:n], s[n:]}
-	vs := values[:2]
-	if version != "" {
-		vs = values[:3]
-	}
-	vs = slices.Clone(vs)
+	s := string(appendETag(text, version))
+	values := []string{mediaType, s[:n], s[n:]}
 	h := w.Header()
-	h["Content-Type"] = vs[0:1:1]
-	h["Content-Length"] = vs[1:2:2]
-	if len(vs) > 2 {
-		h["Etag"] = vs[2:3:3]
+	h["Content-Type"] = values[0:1:1]
+	h["Content-Length"] = values[1:2:2]
+	if len(s) > n {
+		h["Etag"] = values[2:3:3]
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
