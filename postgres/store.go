@@ -174,6 +174,18 @@ func checkResource(op string, res *scim.Resource) error {
 	return nil
 }
 
+// encodeWrite checks the context and res of a Create or Replace (op), and
+// encodes res for its row.
+func encodeWrite(ctx context.Context, op string, res *scim.Resource) (*encoded, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkResource(op, res); err != nil {
+		return nil, err
+	}
+	return encodeResource(res)
+}
+
 // Create stores res, which must have a Type and an ID, with a new
 // Meta.Version, and returns what it stored. An ID already taken in the
 // type and tenant, or one of res.Unique held by another resource of the
@@ -181,13 +193,7 @@ func checkResource(op string, res *scim.Resource) error {
 // User or Group of the tenant is a *scim.MemberNotFoundError. A "groups"
 // attribute on a User is not stored: it is computed.
 func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := checkResource("create", res); err != nil {
-		return nil, err
-	}
-	doc, err := encodeResource(res)
+	doc, err := encodeWrite(ctx, "create", res)
 	if err != nil {
 		return nil, err
 	}
@@ -318,13 +324,7 @@ func (s *Store) getSQL(typ string) (selection, string) {
 // resource scim.ErrUniqueness, a Group member that is no User or Group of
 // the tenant a *scim.MemberNotFoundError.
 func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion string) (*scim.Resource, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := checkResource("replace", res); err != nil {
-		return nil, err
-	}
-	doc, err := encodeResource(res)
+	doc, err := encodeWrite(ctx, "replace", res)
 	if err != nil {
 		return nil, err
 	}
