@@ -137,14 +137,7 @@ func FuzzPatch(f *testing.F) {
 		f.Add(s, false, false)
 		f.Add(s, true, true)
 	}
-	users, err := compileResourceType(UserResourceType())
-	if err != nil {
-		f.Fatal(err)
-	}
-	groups, err := compileResourceType(GroupResourceType())
-	if err != nil {
-		f.Fatal(err)
-	}
+	users, groups := compiledTypes(f)
 	f.Fuzz(func(t *testing.T, body string, strict, group bool) {
 		rt, attrs := users, patchFuzzUser()
 		if group {
@@ -247,14 +240,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s), false, false)
 		f.Add([]byte(s), true, false)
 	}
-	users, err := compileResourceType(UserResourceType())
-	if err != nil {
-		f.Fatal(err)
-	}
-	groups, err := compileResourceType(GroupResourceType())
-	if err != nil {
-		f.Fatal(err)
-	}
+	users, groups := compiledTypes(f)
 	f.Fuzz(func(t *testing.T, body []byte, strict, group bool) {
 		rt := users
 		if group {
@@ -305,4 +291,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoding is not idempotent:\n%v\n%v", attrs, round)
 		}
 	})
+}
+
+// compiledTypes compiles the User and Group resource types.
+func compiledTypes(tb testing.TB) (users, groups *resourceType) {
+	tb.Helper()
+	var err error
+	if users, err = compileResourceType(UserResourceType()); err != nil {
+		tb.Fatal(err)
+	}
+	if groups, err = compileResourceType(GroupResourceType()); err != nil {
+		tb.Fatal(err)
+	}
+	return users, groups
 }

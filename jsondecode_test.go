@@ -80,8 +80,7 @@ func FuzzDecodeJSON(f *testing.F) {
 // A value's canonical sub-attribute wins over an alias of it, whichever
 // comes first, when the body is decoded in place (POST, PUT) or copied.
 func TestDecodeAliasLosesToCanonicalName(t *testing.T) {
-	groups, err := compileResourceType(GroupResourceType())
-	require.NoError(t, err)
+	_, groups := compiledTypes(t)
 	for _, owned := range []bool{false, true} {
 		for _, body := range []string{
 			`{"displayName":"g","members":[{"value":"u1","display":"canonical","displayName":"alias"}]}`,
