@@ -85,20 +85,15 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	// the sort order looks at them: building them costs a copy per user.
 	evalGroups := isUser && (refersTo(q.Filter, groupsAttr) || (q.SortBy != nil && isTopLevel(*q.SortBy, groupsAttr)))
 
-	var entries []*entry
-	var indexed bool
-	filter := q.Filter
-	var one [1]*entry
-	if id, ok := idEqual(filter); ok { // GET by id: the id map answers exactly
-		if e := tb.byID[id]; e != nil {
-			one[0] = e
-			entries = one[:]
-		}
-		filter, indexed = nil, true
-	} else if entries, indexed = candidates(tb, filter); indexed {
+	entries, indexed := candidates(tb, q.Filter)
+	if indexed {
 		entries = bySeq(entries)
 	} else {
 		entries = tb.order
+	}
+	filter := q.Filter
+	if isIDEqual(filter) {
+		filter = nil // the id map answered it exactly (GET by id)
 	}
 
 	// Matches are kept whole when they must be ordered or paged by keyset;
@@ -269,15 +264,15 @@ func candidates(tb *table, f scim.Filter) (es []*entry, ok bool) {
 	return nil, false
 }
 
-// idEqual returns the id of a case-exact equality on id, which the id map
-// answers exactly (GET by id asks so); ok is false for any other filter.
-func idEqual(f scim.Filter) (id string, ok bool) {
-	c, isCompare := f.(*scim.CompareExpr)
-	if !isCompare || c == nil || c.Op != scim.OpEqual || c.Path.URN != "" || c.Path.Name != "id" || c.Path.Sub != "" || !c.Path.CaseExact {
-		return "", false
+// isIDEqual tells whether f is a case-exact equality on id, which the id
+// map answers exactly.
+func isIDEqual(f scim.Filter) bool {
+	c, ok := f.(*scim.CompareExpr)
+	if !ok || c == nil || c.Op != scim.OpEqual || c.Path.URN != "" || c.Path.Name != "id" || c.Path.Sub != "" || !c.Path.CaseExact {
+		return false
 	}
-	id, ok = c.Value.(string)
-	return id, ok
+	_, ok = c.Value.(string)
+	return ok
 }
 
 // isTopLevel tells whether p names the core attribute name or a
