@@ -3,9 +3,10 @@ package scim
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/scimkit/scim/internal/opaque"
 )
 
 // A cursor (RFC 9865) is the store's keyset position wrapped with the
@@ -25,15 +26,11 @@ func queryDigest(rt *resourceType, lr listRequest) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c) // three strings
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func encodeCursor(c cursor) string { return opaque.Encode(c) }
 
 func decodeCursor(s string) (cursor, bool) {
 	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &c) != nil || c.After == "" {
+	if opaque.Decode(s, &c) != nil || c.After == "" {
 		return cursor{}, false
 	}
 	return c, true

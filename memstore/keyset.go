@@ -1,13 +1,11 @@
 package memstore
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/internal/opaque"
 )
 
 // match is a resource that matched a query, with its place in insertion
@@ -42,23 +40,12 @@ func positionOf(m match, q scim.Query) string {
 	if q.SortBy != nil {
 		p.Value = scim.SortValue(m.res, *q.SortBy)
 	}
-	b, err := json.Marshal(p)
-	if err != nil { // a sort value is a string, number or boolean
-		panic(fmt.Sprintf("memstore: encoding a position: %v", err))
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return opaque.Encode(p) // a sort value is a string, number or boolean
 }
 
 func parsePosition(s string, sorted bool) (position, error) {
 	var p position
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber() // integers beyond 2^53 stay exact
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&p)
-	}
-	if err != nil || p.Seq == 0 || !sorted && p.Value != nil {
+	if err := opaque.Decode(s, &p); err != nil || p.Seq == 0 || !sorted && p.Value != nil {
 		return position{}, fmt.Errorf("memstore: cursor %q: %w", s, scim.ErrInvalidCursor)
 	}
 	return p, nil

@@ -1,15 +1,13 @@
 package postgres
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"strconv"
 	"time"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/internal/opaque"
 )
 
 // keyKind is the SQL type of a sort key, which says how a position holds
@@ -42,27 +40,14 @@ type position struct {
 }
 
 func (p position) String() string {
-	b, err := json.Marshal(p)
-	if err != nil { // keys are strings; Go values strings, numbers or booleans
-		panic(fmt.Sprintf("postgres: encoding a position: %v", err))
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return opaque.Encode(p) // keys are strings; Go values strings, numbers or booleans
 }
 
 // parsePosition reads After for an order of kind; anything the store did
 // not hand out for such an order is scim.ErrInvalidCursor.
 func parsePosition(s string, kind keyKind) (position, error) {
 	var p position
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&p)
-		if err == nil && dec.More() {
-			err = fmt.Errorf("trailing data")
-		}
-	}
+	err := opaque.Decode(s, &p)
 	if err == nil && (p.S <= 0 || p.T != kindTags[kind] || kind != kindGo && p.V != nil || kind == kindGo && p.K != nil ||
 		kind == kindNone && p.K != nil || p.K != nil && !validKey(*p.K, kind)) {
 		err = fmt.Errorf("not a position of this order")
