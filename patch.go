@@ -390,12 +390,14 @@ func (rt *resourceType) applyPatch(ctx context.Context, dec decoder, id string, 
 // applyNoPath applies an add or replace whose value is a partial resource.
 // Leniently its keys may be paths themselves ("name.givenName",
 // "urn:…:User:department"), and an "id" equal to the resource's own is
-// ignored (Okta sends it).
+// ignored (Okta sends it). A replace that sets no attribute at all changes
+// nothing (see emptyReplacement).
 func (p *patcher) applyNoPath(op patchOp) error {
 	obj, ok := op.value.(map[string]any)
 	if !ok {
 		return badRequest(SCIMTypeInvalidValue, "%s without a path needs an object value", op.op)
 	}
+	applied := 0
 	for k, v := range obj {
 		switch lk := strings.ToLower(k); {
 		case lk == "schemas" || lk == "meta":
@@ -413,6 +415,7 @@ func (p *patcher) applyNoPath(op patchOp) error {
 			if err := p.applyPath(op.op, &patchPath{urn: ext.urn}, v, true); err != nil {
 				return err
 			}
+			applied++
 			continue
 		}
 		if p.dec.strict && strings.ContainsAny(k, ".:") {
@@ -431,6 +434,10 @@ func (p *patcher) applyNoPath(op patchOp) error {
 		if err := p.applyPath(op.op, path, v, true); err != nil {
 			return err
 		}
+		applied++
+	}
+	if applied == 0 && op.op == "replace" {
+		return p.emptyReplacement("the resource")
 	}
 	return nil
 }
@@ -546,6 +553,7 @@ func (p *patcher) applyExtension(op, urn string, value any) error {
 	if !ok {
 		return badRequest(SCIMTypeInvalidValue, "extension %q needs an object value", urn)
 	}
+	applied := 0
 	for k, v := range obj {
 		def := ext.attr(k)
 		if def == nil {
@@ -558,8 +566,44 @@ func (p *patcher) applyExtension(op, urn string, value any) error {
 		if err := p.applyPath(op, sub, v, true); err != nil {
 			return err
 		}
+		applied++
+	}
+	if applied == 0 && op == "replace" {
+		return p.emptyReplacement("extension %q", urn)
 	}
 	return nil
+}
+
+// emptyReplacement answers a replace whose value sets nothing: {}, [{}],
+// or a value that holds only attributes the schema does not know (dropped
+// leniently). RFC 7644 §3.5.2.3 replaces the sub-attributes a value gives,
+// and it gives none, so the operation changes nothing, whether its path
+// has a value filter or not; null (or remove) is how a client unassigns.
+// WithStrict refuses it as 400 invalidValue. what and args name the target.
+func (p *patcher) emptyReplacement(what string, args ...any) error {
+	if !p.dec.strict {
+		return nil
+	}
+	return badRequest(SCIMTypeInvalidValue, "replace of "+what+" with a value that sets nothing; to unassign, send null or use remove", args...)
+}
+
+// objectsOnly reports whether a value is a JSON object or a non-empty
+// array of them: a complex value, or values, that decoded to nothing only
+// because they set nothing. An empty array is a list of no values, which a
+// replace assigns.
+func objectsOnly(raw any) bool {
+	switch v := raw.(type) {
+	case map[string]any:
+		return true
+	case []any:
+		for _, e := range v {
+			if _, ok := e.(map[string]any); !ok {
+				return false
+			}
+		}
+		return len(v) > 0
+	}
+	return false
 }
 
 // apply carries out one operation on the attribute of path in c, the map
@@ -602,15 +646,15 @@ func (p *patcher) apply(op string, path *patchPath, c map[string]any, value any,
 	if err != nil {
 		return err
 	}
-	_, isObject := value.(map[string]any)
 	switch {
 	case v == nil && op == "add" && (def.multi || def.typ == TypeComplex):
 		// Adding no values, or no sub-attributes, adds nothing; a
 		// single-valued attribute is replaced, by null too (below).
-	case v == nil && op == "replace" && def.typ == TypeComplex && isObject:
-		// RFC 7644 §3.5.2.3: replacing a complex attribute with {} sets
-		// none of its sub-attributes, so it is left as it is; null
-		// unassigns it.
+	case v == nil && op == "replace" && def.typ == TypeComplex && objectsOnly(value):
+		// RFC 7644 §3.5.2.3: replacing a complex attribute with {} (or
+		// [{}]) sets none of its sub-attributes, so it is left as it is;
+		// null and [] unassign it.
+		return p.emptyReplacement("attribute %q", def.name)
 	case def.multi && op == "add":
 		ix := p.index(path.urn, def, c)
 		for _, e := range v.([]any) {
@@ -745,6 +789,12 @@ func (p *patcher) applyFiltered(op string, path *patchPath, c map[string]any, va
 		if err != nil {
 			return err
 		}
+	}
+	if op == "replace" && path.sub == nil && nv == nil && value != nil {
+		// The value decoded to nothing: {}, or only sub-attributes the
+		// schema does not know. As without a filter, it replaces nothing;
+		// null (value == nil) still replaces the matches with nothing.
+		return p.emptyReplacement("the values of %q the filter selects", def.name)
 	}
 	nvm, _ := nv.(map[string]any)
 	p.scanned += len(cur)
