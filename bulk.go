@@ -36,6 +36,10 @@ type bulkOp struct {
 	refs    []string // the bulkIds its path and data refer to
 	result  map[string]any
 	done    bool
+
+	// undefined is a bulkId it refers to that no operation of the request
+	// defines, or "": the operation fails on its own (RFC 7644 §3.7.3).
+	undefined string
 }
 
 const bulkIDPrefix = "bulkId:"
@@ -45,7 +49,9 @@ const bulkIDPrefix = "bulkId:"
 // validation, limits, If-Match (its version), hooks and the caller's
 // scope — in an order that creates what a bulkId names before the
 // operations that refer to it. Operations whose references form a cycle,
-// or refer to an operation that failed, are answered 409 and not run.
+// or refer to an operation that failed, are answered 409 and not run; one
+// that refers to a bulkId no operation defines is answered 400 and not
+// run, and the others go on (RFC 7644 §3.7.3).
 func (h *Handler) serveBulk(req *request, p Principal) error {
 	if h.bulkMaxOps == 0 {
 		return &Error{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported"}
@@ -77,7 +83,10 @@ func (h *Handler) serveBulk(req *request, p Principal) error {
 		if failOnErrors > 0 && errs >= failOnErrors {
 			break
 		}
-		if missing := unresolved(op, created, failed); missing != "" {
+		if op.undefined != "" {
+			op.result = bulkError(op, badRequest(SCIMTypeInvalidValue,
+				"bulkId %q is not defined by any operation of the request", op.undefined))
+		} else if missing := unresolved(op, created, failed); missing != "" {
 			op.result = bulkError(op, &Error{Status: http.StatusConflict, SCIMType: SCIMTypeInvalidValue,
 				Detail: fmt.Sprintf("bulkId %q names no resource: its operation failed or did not run", missing)})
 		} else {
@@ -175,7 +184,8 @@ func (h *Handler) parseBulk(body map[string]any) ([]*bulkOp, int, error) {
 	for _, op := range ops {
 		for _, ref := range op.refs {
 			if !bulkIDs[ref] {
-				return nil, 0, badRequest(SCIMTypeInvalidValue, "operation %d refers to bulkId %q, which no operation of the request creates", op.index+1, ref)
+				op.undefined = ref
+				break
 			}
 		}
 	}
@@ -231,8 +241,11 @@ func bulkOrder(ops []*bulkOp) (order, cyclic []*bulkOp) {
 	for _, op := range ops {
 		for _, ref := range op.refs {
 			c := creator[ref]
-			if c == op {
-				continue // a resource cannot refer to itself before it exists; the handler answers that
+			if c == nil || c == op {
+				// No operation defines it: nothing to wait for, the
+				// operation fails (see undefined). A resource cannot refer
+				// to itself before it exists; the handler answers that.
+				continue
 			}
 			waiting[op.index]++
 			dependents[c.index] = append(dependents[c.index], op)
