@@ -22,11 +22,8 @@ func (rt *resourceType) parseFilter(s string, strict bool) (Filter, error) {
 	if l := rt.limits.FilterBytes; len(s) > l {
 		return nil, limitError(SCIMTypeInvalidFilter, "invalid filter: the filter is %d bytes long, more than the %d allowed", len(s), l)
 	}
-	if !utf8.ValidString(s) {
-		return nil, badRequest(SCIMTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
-	}
-	if i := invalidText(s); i >= 0 {
-		return nil, badRequest(SCIMTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
+	if err := checkFilterText(s); err != nil {
+		return nil, err
 	}
 	p := &filterParser{rt: rt, src: s, strict: strict}
 	f, err := p.parseOr()
@@ -41,6 +38,20 @@ func (rt *resourceType) parseFilter(s string, strict bool) (Filter, error) {
 	default:
 		return nil, p.errorf(t.pos, `expected "and", "or" or the end of the filter, got %s`, t.describe())
 	}
+}
+
+// checkFilterText refuses a filter that is not valid UTF-8 or holds a
+// control character (see invalidText): 400 invalidFilter naming the
+// character and its position (1-based, in bytes), as other filter errors
+// name theirs.
+func checkFilterText(s string) *Error {
+	if !utf8.ValidString(s) {
+		return badRequest(SCIMTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
+	}
+	if i := invalidText(s); i >= 0 {
+		return badRequest(SCIMTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
+	}
+	return nil
 }
 
 type tokKind int

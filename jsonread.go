@@ -295,10 +295,16 @@ func readObject(r *http.Request, l Limits) (map[string]any, error) {
 // checkRequestText refuses a request whose path or query is not valid
 // UTF-8 or holds control characters (see invalidText), and a query that
 // does not parse: it would otherwise be read with parameters silently
-// dropped, a filter among them. It returns the parsed query.
+// dropped, a filter among them. Each error says which of the two the text
+// breaks; a control character in the filter parameter is 400 invalidFilter
+// as the filter parser answers it (see checkFilterText). It returns the
+// parsed query.
 func checkRequestText(r *http.Request) (url.Values, error) {
-	if !utf8.ValidString(r.URL.Path) || invalidText(r.URL.Path) >= 0 {
+	if !utf8.ValidString(r.URL.Path) {
 		return nil, badRequest(SCIMTypeInvalidSyntax, "the request path is not valid UTF-8 text")
+	}
+	if i := invalidText(r.URL.Path); i >= 0 {
+		return nil, badRequest(SCIMTypeInvalidSyntax, "the request path holds control character %U (at position %d)", []rune(r.URL.Path[i:])[0], i+1)
 	}
 	for rest := r.URL.Path; rest != ""; {
 		seg := rest
@@ -320,14 +326,27 @@ func checkRequestText(r *http.Request) (url.Values, error) {
 	if err != nil {
 		return nil, badRequest(SCIMTypeInvalidSyntax, "the query string does not parse")
 	}
-	text := func(s string) bool { return utf8.ValidString(s) && invalidText(s) < 0 }
 	for k, vs := range q {
-		ok := text(k)
+		ok := utf8.ValidString(k)
 		for _, v := range vs {
-			ok = ok && text(v)
+			ok = ok && utf8.ValidString(v)
 		}
 		if !ok {
 			return nil, badRequest(SCIMTypeInvalidValue, "query parameter %s is not valid UTF-8 text", quoteShort(k))
+		}
+	}
+	for k, vs := range q {
+		if i := invalidText(k); i >= 0 {
+			return nil, badRequest(SCIMTypeInvalidValue, "query parameter name %s holds control character %U (at position %d)", quoteShort(k), []rune(k[i:])[0], i+1)
+		}
+		for _, v := range vs {
+			if strings.EqualFold(k, "filter") {
+				if err := checkFilterText(v); err != nil {
+					return nil, err
+				}
+			} else if i := invalidText(v); i >= 0 {
+				return nil, badRequest(SCIMTypeInvalidValue, "query parameter %s holds control character %U (at position %d)", quoteShort(k), []rune(v[i:])[0], i+1)
+			}
 		}
 	}
 	return q, nil
