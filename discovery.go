@@ -12,21 +12,18 @@ const (
 	SchemaSchema                = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 )
 
-// serveServiceProviderConfig describes what this handler supports (RFC 7643 §5).
+// serveServiceProviderConfig describes what this handler supports (RFC 7643
+// §5), and its paging (RFC 9865 §4) unless WithoutPaginationDiscovery.
 func (h *Handler) serveServiceProviderConfig(req *request) error {
-	writeJSON(req.w, http.StatusOK, map[string]any{
+	config := map[string]any{
 		"schemas":          []string{ServiceProviderConfigSchema},
 		"documentationUri": "https://pkg.go.dev/github.com/scimkit/scim",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": h.bulkMaxOps > 0, "maxOperations": h.bulkMaxOps, "maxPayloadSize": h.bulkMaxBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": h.maxResults},
-		"pagination": map[string]any{ // RFC 9865 §4
-			"cursor": true, "index": true, "defaultPaginationMethod": "index",
-			"defaultPageSize": h.maxResults, "maxPageSize": h.maxResults,
-		},
-		"changePassword": map[string]any{"supported": !h.dropPasswords},
-		"sort":           map[string]any{"supported": true},
-		"etag":           map[string]any{"supported": true},
+		"changePassword":   map[string]any{"supported": !h.dropPasswords},
+		"sort":             map[string]any{"supported": true},
+		"etag":             map[string]any{"supported": true},
 		"authenticationSchemes": []map[string]any{{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",
@@ -38,7 +35,14 @@ func (h *Handler) serveServiceProviderConfig(req *request) error {
 			"resourceType": "ServiceProviderConfig",
 			"location":     req.base + "/ServiceProviderConfig",
 		},
-	})
+	}
+	if !h.noPagination {
+		config["pagination"] = map[string]any{ // RFC 9865 §4
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": h.maxResults, "maxPageSize": h.maxResults,
+		}
+	}
+	writeJSON(req.w, http.StatusOK, config)
 	return nil
 }
 

@@ -45,6 +45,7 @@ type Handler struct {
 	dropPasswords bool
 	bulkMaxOps    int
 	bulkMaxBytes  int64
+	noPagination  bool // RFC 9865's "pagination" left out of /ServiceProviderConfig
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
@@ -86,6 +87,18 @@ func WithLogger(l *slog.Logger) Option {
 // 1000), advertised as filter.maxResults; a larger count is clamped.
 func WithMaxResults(n int) Option {
 	return func(h *Handler) { h.maxResults = n }
+}
+
+// WithoutPaginationDiscovery leaves RFC 9865's "pagination" object out of
+// /ServiceProviderConfig; cursor paging (cursor, count, nextCursor) is still
+// answered, and index paging is unchanged. RFC 7643 §5 does not define the
+// attribute, and clients whose models refuse attributes they do not know —
+// the Python scim2-models, and so every tool built on scim2-client — fail
+// to read a ServiceProviderConfig that carries it, and with it the whole
+// service. By default the object is advertised, as RFC 9865 §4 asks; use
+// this option when such clients must discover the service.
+func WithoutPaginationDiscovery() Option {
+	return func(h *Handler) { h.noPagination = true }
 }
 
 // WithPatchResponse makes PATCH answer 200 with the resource instead of
