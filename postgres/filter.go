@@ -542,12 +542,28 @@ func (b *builder) compareMeta(c *scim.CompareExpr) cond {
 			return noKey(c.Op) // always present: eq null never holds, ne null always
 		}
 		t, ok := c.Value.(time.Time)
-		if !ok || t.Nanosecond()%1000 != 0 {
-			return condUnknown // stored times have microseconds
+		if !ok {
+			return condUnknown
 		}
 		op := sqlOp(c.Op)
 		if op == "" {
 			return condUnknown
+		}
+		if us := t.Truncate(time.Microsecond); !us.Equal(t) {
+			// Stored times have microseconds: none equals an operand
+			// between two, and each lies above the operand exactly when
+			// it lies above the microsecond the operand falls in.
+			switch c.Op {
+			case scim.OpEqual:
+				return condFalse
+			case scim.OpNotEqual:
+				return condTrue
+			case scim.OpLess, scim.OpLessOrEqual:
+				op = "<="
+			default:
+				op = ">"
+			}
+			t = us
 		}
 		return exactCond("(" + col + " " + op + " " + b.arg(t) + "::timestamptz)")
 	}

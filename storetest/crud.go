@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ var crudChecks = []check{
 	{group: "CRUD", name: "ReturnedValuesAreCopies", run: checkCopies},
 	{group: "CRUD", name: "NoAliasingAnywhere", run: checkNoAliasing},
 	{group: "CRUD", name: "VersionAndTimes", run: checkVersionAndTimes},
+	{group: "CRUD", name: "IdenticalReplaceNewVersion", run: checkIdenticalReplace},
 	{group: "CRUD", name: "ReplaceOverwrites", run: checkReplaceOverwrites},
 	{group: "CRUD", name: "ReplaceVersionMismatch", run: checkReplaceVersionMismatch},
 	{group: "CRUD", name: "DeleteVersionMismatch", run: checkDeleteVersionMismatch},
@@ -285,6 +287,62 @@ func checkVersionAndTimes(t testing.TB, s scim.Store) {
 	other := mustCreate(t, s, ctx, simpleUser("Version-2", "version.two"))
 	if other.Meta.Version == "" {
 		t.Errorf("Create must assign a Meta.Version to every resource")
+	}
+}
+
+// checkIdenticalReplace holds a store to a new version on a Replace that
+// carries exactly what is stored: the same attributes, the same Created and
+// LastModified, the same unique keys. The handler skips unchanged PUTs and
+// PATCHes itself; when it does call Replace it means to write (a before
+// hook may have undone the change, a password is set again, the clock has
+// not moved), and every write assigns a new version, so that a client
+// holding the old one cannot write over the new state unseen.
+func checkIdenticalReplace(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	u := everyTypeUser("Same-U")
+	for _, in := range []*scim.Resource{u, newGroup("Same-G", "Same Group", u.ID), device("Same-D")} {
+		what := in.Type + " " + strconv.Quote(in.ID)
+		v1 := mustCreate(t, s, ctx, in).Meta.Version
+		got := mustReplace(t, s, ctx, in, v1, "v1 is the current version")
+		v2 := got.Meta.Version
+		if v2 == "" || v2 == v1 {
+			t.Errorf("Replace must assign a new Meta.Version on every write, also when the replacement carries exactly the stored attributes and Meta.LastModified: the version changes on every write; Replace of %s at %q returned version %q",
+				what, v1, v2)
+		}
+		expectSame(t, "Replace with the stored attributes and LastModified", in, got)
+		after := mustGet(t, s, ctx, in.Type, in.ID, "it was replaced")
+		if after.Meta.Version != v2 {
+			t.Errorf("Get must return the version the last Replace returned (%q): a Replace with unchanged attributes and LastModified is still a write the store keeps; Get of %s returned version %q (Create had assigned %q)",
+				v2, what, after.Meta.Version, v1)
+		}
+		expectSame(t, "Get after a Replace with the stored attributes and LastModified", in, after)
+
+		// The version before the identical write is stale now.
+		if r, err := s.Replace(ctx, in.Clone(), v1); !errors.Is(err, scim.ErrVersionMismatch) {
+			t.Errorf("a Replace of %s expecting %q, its version before a Replace with unchanged attributes and LastModified (which returned %q), must fail with scim.ErrVersionMismatch (compare-and-swap): a client that read the old version must not write over the new one; the store returned %s and %s",
+				what, v1, v2, errText(err), describeResource(r))
+		}
+		if err := s.Delete(ctx, in.Type, in.ID, v1); !errors.Is(err, scim.ErrVersionMismatch) {
+			t.Fatalf("a Delete of %s expecting %q, its version before a Replace with unchanged attributes and LastModified (which returned %q), must fail with scim.ErrVersionMismatch (compare-and-swap); the store returned %s",
+				what, v1, v2, errText(err))
+		}
+		if g := mustGet(t, s, ctx, in.Type, in.ID, "the writes at a stale version must have failed"); g.Meta.Version != after.Meta.Version {
+			t.Errorf("a Replace or Delete at a stale version must change nothing; %s went from version %q to %q", what, after.Meta.Version, g.Meta.Version)
+		}
+
+		// Unconditionally, and once more: still a version of its own.
+		v3 := mustReplace(t, s, ctx, in, "", `"" matches any version`).Meta.Version
+		if v3 == "" || v3 == v2 || v3 == v1 {
+			t.Errorf("every Replace must assign a Meta.Version the resource has not had before, also an unconditional one (expectedVersion \"\") with unchanged attributes and LastModified; %s went %q → %q → %q",
+				what, v1, v2, v3)
+		}
+		if g := mustGet(t, s, ctx, in.Type, in.ID, "it was replaced"); g.Meta.Version != v3 {
+			t.Errorf("Get must return the version the last Replace returned (%q); Get of %s returned %q", v3, what, g.Meta.Version)
+		}
+		if err := s.Delete(ctx, in.Type, in.ID, v2); !errors.Is(err, scim.ErrVersionMismatch) {
+			t.Fatalf("a Delete of %s expecting %q, the version before the last identical Replace (now %q), must fail with scim.ErrVersionMismatch; the store returned %s",
+				what, v2, v3, errText(err))
+		}
 	}
 }
 

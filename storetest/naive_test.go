@@ -35,6 +35,12 @@ type bugs struct {
 	shallowCopyOut           bool // Get and Query hand out the store's nested values
 	keepsAddedMembers        bool // PatchMembers keeps the caller's member values
 	skipsSameReplace         bool // Replace with unchanged attributes keeps the version
+	skipsIdenticalReplace    bool // Replace with unchanged attributes and LastModified keeps the version
+	identicalReplaceUnstored bool // Replace with unchanged attributes and LastModified hands out a new version but writes nothing
+	versionFromLastModified  bool // the version is the LastModified time, as an HTTP server's Last-Modified ETag
+	metaTimesToSeconds       bool // meta.created and meta.lastModified filters compare whole seconds
+	attrTimesToSeconds       bool // filters on dateTime attributes compare whole seconds
+	timesToMillis            bool // every dateTime filter compares whole milliseconds
 	cascadeKeepsVersion      bool // groups a Delete changes keep their version
 	cascadeKeepsLastModified bool // groups a Delete changes keep their LastModified
 	cascadeUsersOnly         bool // deleting a Group leaves it in its parents
@@ -76,7 +82,11 @@ var (
 	_ scim.MembershipPatcher = (*naiveStore)(nil)
 )
 
-func (s *naiveStore) nextVersion() string {
+// nextVersion returns the version of a write that sets lastModified.
+func (s *naiveStore) nextVersion(lastModified time.Time) string {
+	if s.bugs.versionFromLastModified {
+		return lastModified.UTC().Format(time.RFC3339Nano)
+	}
 	s.version++
 	return strconv.Itoa(s.version)
 }
@@ -278,7 +288,7 @@ func (s *naiveStore) Create(ctx context.Context, res *scim.Resource) (*scim.Reso
 		return nil, scim.ErrUniqueness
 	}
 	c := s.copyIn(res)
-	c.Meta.Version = s.nextVersion()
+	c.Meta.Version = s.nextVersion(c.Meta.LastModified)
 	s.seq++
 	s.data[k] = &naiveEntry{seq: s.seq, res: c, keys: s.uniqueKeys(c)}
 	delete(s.groups, k)
@@ -323,9 +333,16 @@ func (s *naiveStore) Replace(ctx context.Context, res *scim.Resource, version st
 		return nil, scim.ErrUniqueness
 	}
 	c.Meta.Created = e.res.Meta.Created
-	c.Meta.Version = s.nextVersion()
+	c.Meta.Version = s.nextVersion(c.Meta.LastModified)
 	if s.bugs.skipsSameReplace && equalAttrs(c.Attributes, e.res.Attributes) {
 		c.Meta.Version = e.res.Meta.Version
+	}
+	identical := equalAttrs(c.Attributes, e.res.Attributes) && c.Meta.LastModified.Equal(e.res.Meta.LastModified)
+	if s.bugs.skipsIdenticalReplace && identical {
+		c.Meta.Version = e.res.Meta.Version
+	}
+	if s.bugs.identicalReplaceUnstored && identical {
+		return s.copyOut(tenant, c, true), nil // nothing to write, but a version to hand out
 	}
 	e.res, e.keys = c, s.uniqueKeys(c)
 	delete(s.groups, k)
@@ -367,11 +384,11 @@ func (s *naiveStore) Delete(ctx context.Context, typ, id, version string) error 
 			continue
 		}
 		g.res.Attributes["members"] = kept
-		if !s.bugs.cascadeKeepsVersion {
-			g.res.Meta.Version = s.nextVersion()
-		}
 		if !s.bugs.cascadeKeepsLastModified {
 			g.res.Meta.LastModified = time.Now().UTC()
+		}
+		if !s.bugs.cascadeKeepsVersion {
+			g.res.Meta.Version = s.nextVersion(g.res.Meta.LastModified)
 		}
 	}
 	return nil
@@ -389,6 +406,10 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 		seq int
 	}
 	var all []found
+	f := q.Filter
+	if s.bugs.metaTimesToSeconds || s.bugs.attrTimesToSeconds || s.bugs.timesToMillis {
+		f = s.coarseTimes(f)
+	}
 	for _, k := range s.keys() {
 		if k.tenant != tenant || k.typ != typ {
 			continue
@@ -402,7 +423,7 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 			}
 			r = &v
 		}
-		if scim.Matches(q.Filter, r) {
+		if scim.Matches(f, r) {
 			all = append(all, found{r, s.data[k].seq})
 		}
 	}
@@ -476,6 +497,55 @@ func (s *naiveStore) Query(ctx context.Context, typ string, q scim.Query) (*scim
 	return page, nil
 }
 
+// coarseTimes rewrites the dateTime comparisons of f into the ones a store
+// answers that compares dateTimes at a coarser grain than it keeps them,
+// as if it cut both the stored value and the operand to the grain (a
+// column of whole seconds beside the exact value, a truncating index):
+// x gt v becomes x ge cut(v)+grain, x eq v becomes cut(v) <= x <
+// cut(v)+grain, and so on.
+func (s *naiveStore) coarseTimes(f scim.Filter) scim.Filter {
+	switch f := f.(type) {
+	case *scim.CompareExpr:
+		v, ok := f.Value.(time.Time)
+		meta := f.Path.URN == "" && f.Path.Name == "meta"
+		var grain time.Duration
+		switch {
+		case !ok || f.Path.Type != scim.TypeDateTime:
+		case s.bugs.timesToMillis:
+			grain = time.Millisecond
+		case meta && s.bugs.metaTimesToSeconds, !meta && s.bugs.attrTimesToSeconds:
+			grain = time.Second
+		}
+		if grain == 0 {
+			return f
+		}
+		lo := v.Truncate(grain)
+		hi := lo.Add(grain)
+		within := and(cmp(f.Path, scim.OpGreaterOrEqual, lo), cmp(f.Path, scim.OpLess, hi))
+		switch f.Op {
+		case scim.OpEqual:
+			return within
+		case scim.OpNotEqual:
+			return not(within)
+		case scim.OpGreater:
+			return cmp(f.Path, scim.OpGreaterOrEqual, hi)
+		case scim.OpGreaterOrEqual:
+			return cmp(f.Path, scim.OpGreaterOrEqual, lo)
+		case scim.OpLess:
+			return cmp(f.Path, scim.OpLess, lo)
+		case scim.OpLessOrEqual:
+			return cmp(f.Path, scim.OpLess, hi)
+		}
+	case *scim.LogicalExpr:
+		return &scim.LogicalExpr{Op: f.Op, Left: s.coarseTimes(f.Left), Right: s.coarseTimes(f.Right)}
+	case *scim.NotExpr:
+		return &scim.NotExpr{X: s.coarseTimes(f.X)}
+	case *scim.ValuePathExpr:
+		return &scim.ValuePathExpr{Path: f.Path, Filter: s.coarseTimes(f.Filter)}
+	}
+	return f
+}
+
 func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, version string) (scim.MembershipResult, error) {
 	if err := ctx.Err(); err != nil {
 		return scim.MembershipResult{}, err
@@ -522,7 +592,7 @@ func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.Me
 	list = slices.DeleteFunc(list, func(m any) bool { return slices.Contains(c.Remove, naiveMemberID(m)) })
 	if res.Added != nil || res.Removed != nil {
 		e.res.Attributes["members"] = list
-		e.res.Meta.Version = s.nextVersion()
+		e.res.Meta.Version = s.nextVersion(c.LastModified)
 		e.res.Meta.LastModified = c.LastModified
 	}
 	res.Meta = e.res.Meta

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimkit/scim"
 )
@@ -19,6 +20,7 @@ var queryChecks = []check{
 		`pr holds for a value that is not missing, null, "", [] or {}; "eq null" holds when the attribute is absent, "ne null" when it is present`)},
 	{group: "Query", name: "SpecialValues", run: filterCheck(catSpecial,
 		"operands are literal (% and _ are no wildcards), integers compare exactly beyond 2^53, decimals and integers compare numerically, dateTimes chronologically across zones")},
+	{group: "Query", name: "SubSecondDateTimes", run: checkSubSecondDateTimes},
 	{group: "Query", name: "ValuePaths", run: filterCheck(catValuePath,
 		"attr[filter] holds when one value of attr satisfies the whole bracketed filter; conditions on different values do not combine")},
 	{group: "Query", name: "LogicalOperators", run: filterCheck(catLogical,
@@ -299,4 +301,136 @@ func describeProjection(q scim.Query) string {
 		names = append(names, p.String())
 	}
 	return what + " " + strings.Join(names, ",")
+}
+
+// preciseTimes are the instants of checkSubSecondDateTimes, each with
+// hiredAt written as a client might: in another zone, with more or fewer
+// digits. They lie within a millisecond or a second of each other, so
+// that a store comparing at a coarser precision than the microseconds the
+// kit hands it answers some of its filters wrongly.
+var preciseTimes = []struct {
+	id      string
+	at      string // meta.created and meta.lastModified
+	hiredAt string // the same instant as stored text; "" for none
+}{
+	{"Precise-A", "2024-03-10T10:00:00Z", "2024-03-10T10:00:00Z"},
+	{"Precise-B", "2024-03-10T09:59:59.9995Z", "2024-03-10T11:59:59.9995+02:00"},
+	{"Precise-C", "2024-03-10T09:59:59.999Z", "2024-03-10T09:59:59.999Z"},
+	{"Precise-D", "2024-03-10T09:59:59Z", "2024-03-10T04:59:59.000-05:00"},
+	{"Precise-E", "2024-03-10T10:00:00.000001Z", "2024-03-10T15:30:00.000001+05:30"},
+	{"Precise-F", "2024-03-10T09:59:58.9999Z", "2024-03-10T09:59:58.999900Z"},
+	{"Precise-N", "2024-03-10T10:00:01Z", ""}, // no hiredAt: only ne holds
+}
+
+// checkSubSecondDateTimes filters on dateTimes whose instants differ by
+// less than a second, and by less than a millisecond: meta.lastModified
+// and meta.created (the Meta times the kit hands over, to the microsecond)
+// and the kit's dateTime attribute hiredAt (strings, in several zones).
+// Every operator must compare the whole instant; the answers are the
+// kit's own, from comparing the instants, not scim.Matches'.
+func checkSubSecondDateTimes(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	at := func(v string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			panic(err)
+		}
+		return tm
+	}
+	hired := map[string]time.Time{}
+	when := map[string]time.Time{}
+	for _, p := range preciseTimes {
+		u := newUser(p.id, strings.ToLower(p.id), at(p.at), nil)
+		if p.hiredAt != "" {
+			u.Attributes[extURN] = map[string]any{"hiredAt": p.hiredAt}
+			hired[p.id] = at(p.hiredAt)
+		}
+		when[p.id] = at(p.at)
+		c := mustCreate(t, s, ctx, u)
+		if !c.Meta.LastModified.Equal(u.Meta.LastModified) {
+			t.Fatalf("Create must keep Meta.LastModified as the handler set it, to the microsecond (%s); the store returned %s",
+				u.Meta.LastModified.Format(time.RFC3339Nano), c.Meta.LastModified.Format(time.RFC3339Nano))
+		}
+	}
+
+	ms999 := at("2024-03-10T09:59:59.999Z")
+	operands := []struct {
+		v   time.Time
+		ops []scim.CompareOp
+	}{
+		{ms999, []scim.CompareOp{scim.OpGreater, scim.OpGreaterOrEqual, scim.OpLess, scim.OpLessOrEqual, scim.OpEqual, scim.OpNotEqual}},
+		{ms999.In(time.FixedZone("", 5*3600+1800)), []scim.CompareOp{scim.OpGreater, scim.OpEqual, scim.OpLessOrEqual}},
+		{at("2024-03-10T09:59:59.9995Z"), []scim.CompareOp{scim.OpEqual, scim.OpNotEqual, scim.OpGreater, scim.OpGreaterOrEqual, scim.OpLess, scim.OpLessOrEqual}},
+		{at("2024-03-10T10:00:00Z"), []scim.CompareOp{scim.OpEqual, scim.OpNotEqual, scim.OpGreater, scim.OpGreaterOrEqual, scim.OpLess, scim.OpLessOrEqual}},
+		{at("2024-03-10T09:59:59Z"), []scim.CompareOp{scim.OpEqual, scim.OpGreater, scim.OpLess}},
+		{at("2024-03-10T09:59:58.9999Z"), []scim.CompareOp{scim.OpEqual, scim.OpGreater}},
+		// Operands finer than the microseconds a store keeps Meta times in:
+		// rounded or cut to microseconds they would answer otherwise.
+		{at("2024-03-10T09:59:59.999500001Z"), []scim.CompareOp{scim.OpLess, scim.OpGreaterOrEqual, scim.OpEqual, scim.OpNotEqual}},
+		{at("2024-03-10T09:59:59.999499999Z"), []scim.CompareOp{scim.OpGreater, scim.OpLessOrEqual}},
+	}
+	wrong := 0
+	for _, path := range []scim.AttrPath{pMetaLastModified, pMetaCreated, pHiredAt} {
+		values := when
+		if path == pHiredAt {
+			values = hired
+		}
+		for _, o := range operands {
+			for _, op := range o.ops {
+				f := cmp(path, op, o.v)
+				var want []string
+				for _, p := range preciseTimes {
+					x, ok := values[p.id]
+					if holdsAt(op, x, ok, o.v) {
+						want = append(want, p.id)
+					}
+				}
+				page := queryAll(t, s, ctx, userType, f)
+				missing, extra, dups := setDiff(want, ids(page.Resources))
+				if len(missing)+len(extra)+len(dups) == 0 && page.TotalResults == len(want) {
+					continue
+				}
+				if wrong++; wrong > maxReported {
+					continue
+				}
+				msg := fmt.Sprintf("Query User with filter %s must return %s (totalResults %d); the store returned %s (totalResults %d)",
+					formatFilter(f), listIDs(want), len(want), listIDs(ids(page.Resources)), page.TotalResults)
+				for _, id := range append(missing, extra...) {
+					v := "no " + path.String()
+					if x, ok := values[id]; ok {
+						v = path.String() + " " + x.UTC().Format(time.RFC3339Nano)
+					}
+					msg += fmt.Sprintf("\n\t%q holds %s", id, v)
+				}
+				t.Errorf("%s\n\tthe rule: dateTimes compare as instants at their full precision: the fraction of a second counts to the last digit, in every zone", msg)
+			}
+		}
+	}
+	if wrong > maxReported {
+		t.Errorf("… and %d more dateTime filters were answered wrongly", wrong-maxReported)
+	}
+}
+
+// holdsAt reports whether the comparison x op v holds for a resource
+// whose value is x (present says whether it has one): a missing value is
+// "ne" anything and nothing else.
+func holdsAt(op scim.CompareOp, x time.Time, present bool, v time.Time) bool {
+	if !present {
+		return op == scim.OpNotEqual
+	}
+	switch c := x.Compare(v); op {
+	case scim.OpEqual:
+		return c == 0
+	case scim.OpNotEqual:
+		return c != 0
+	case scim.OpGreater:
+		return c > 0
+	case scim.OpGreaterOrEqual:
+		return c >= 0
+	case scim.OpLess:
+		return c < 0
+	case scim.OpLessOrEqual:
+		return c <= 0
+	}
+	return false
 }

@@ -23,15 +23,17 @@
 //
 //   - CRUD: round trips of every attribute type, copies in and out at
 //     every nesting level (Users, Groups, members, PatchMembers' values),
-//     versions, compare-and-swap on Replace and Delete, not found, resource
-//     types kept apart.
+//     versions (a new one on every Replace, also of the stored attributes
+//     and LastModified), compare-and-swap on Replace and Delete, not found,
+//     resource types kept apart.
 //   - Uniqueness: unique keys enforced per type and tenant, exactly as
 //     handed over (userName folded by scim.FoldCase, also for ı, ſ, ς and
 //     the Kelvin sign; white space and composition count), keys freed by
 //     Delete and by a Replace that changes or drops them.
 //   - Query: every filter operator on every attribute type, case rules, pr
 //     and null on missing and empty values, value paths, and/or/not,
-//     extension and meta attributes, projection hints. The store's answers
+//     extension and meta attributes, dateTimes that differ by less than a
+//     millisecond, projection hints. The store's answers
 //     are compared with scim.Matches over a generated population of a few
 //     hundred resources (see Population), so a store that translates
 //     filters to its own query language is checked against the reference.
