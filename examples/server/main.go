@@ -13,6 +13,14 @@
 // one it prints at start. -token still works but warns: a command line is
 // visible to every user of the machine. Slow or idle clients are cut off by
 // read, write and idle timeouts.
+//
+// -strict serves the handler's strict mode (scim.WithStrict), for pointing
+// a conformance checker at the letter of RFC 7643/7644 (a replace whose
+// filter matches nothing is 400 noTarget, RFC 7644 §3.5.2.3) instead of
+// what identity providers send. -no-pagination-discovery leaves RFC 9865's
+// "pagination" out of /ServiceProviderConfig
+// (scim.WithoutPaginationDiscovery), for clients that refuse attributes
+// RFC 7643 does not define; cursor paging is still answered.
 package main
 
 import (
@@ -42,8 +50,19 @@ func main() {
 	tokenFile := flag.String("token-file", "", "file holding the bearer token (default $SCIM_TOKEN, else random)")
 	dsn := flag.String("postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN to keep the directory in (default $SCIM_POSTGRES_DSN; none: in memory)")
 	schema := flag.String("postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the store's tables")
+	strict := flag.Bool("strict", false, "reject what identity providers send beyond RFC 7643/7644, as conformance checkers expect (scim.WithStrict)")
+	noPagination := flag.Bool("no-pagination-discovery", false, "leave RFC 9865's \"pagination\" out of /ServiceProviderConfig, for clients that refuse attributes RFC 7643 does not define; cursor paging is still answered (scim.WithoutPaginationDiscovery)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var opts []scim.Option
+	if *strict {
+		logger.Info("strict mode: requests beyond RFC 7643/7644 are refused (-strict)")
+		opts = append(opts, scim.WithStrict())
+	}
+	if *noPagination {
+		logger.Info("/ServiceProviderConfig leaves out RFC 9865's pagination (-no-pagination-discovery)")
+		opts = append(opts, scim.WithoutPaginationDiscovery())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tok, err := resolveToken(*token, *tokenFile, logger)
@@ -52,7 +71,7 @@ func main() {
 		var closeStore func()
 		if store, closeStore, err = openStore(ctx, *dsn, *schema, logger); err == nil {
 			defer closeStore()
-			err = run(ctx, *addr, tok, store, logger)
+			err = run(ctx, *addr, tok, store, logger, opts...)
 		}
 	}
 	if err != nil {
@@ -81,7 +100,9 @@ func openStore(ctx context.Context, dsn, schema string, logger *slog.Logger) (st
 	return pg, pool.Close, nil
 }
 
-func run(ctx context.Context, addr, token string, store scim.Store, logger *slog.Logger) error {
+// run serves the handler on addr until ctx ends; opts configure the
+// handler beyond its token and logger.
+func run(ctx context.Context, addr, token string, store scim.Store, logger *slog.Logger, opts ...scim.Option) error {
 	if token == "" {
 		token = os.Getenv("SCIM_TOKEN")
 	}
@@ -95,7 +116,7 @@ func run(ctx context.Context, addr, token string, store scim.Store, logger *slog
 	}
 	h, err := scim.New(store,
 		scim.NewBearerTokens(scim.Token{Secret: token, Principal: scim.Principal{ID: "example"}}),
-		scim.WithLogger(logger))
+		append([]scim.Option{scim.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		return err
 	}
