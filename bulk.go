@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -308,7 +309,9 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 			return bulkError(op, badRequest(SCIMTypeInvalidSyntax, "operation data cannot be encoded: %v", err))
 		}
 	}
-	r, err := http.NewRequestWithContext(outer.r.Context(), op.method, outer.base+"/"+strings.Join(segs, "/"), bytes.NewReader(body))
+	// Each operation is a transaction of its own (Change.Txn "txn:index").
+	ctx := context.WithValue(outer.r.Context(), txnKey{}, txnFrom(outer.r.Context())+":"+strconv.Itoa(op.index))
+	r, err := http.NewRequestWithContext(ctx, op.method, outer.base+"/"+strings.Join(segs, "/"), bytes.NewReader(body))
 	if err != nil {
 		return bulkError(op, badRequest(SCIMTypeInvalidValue, "operation path %q is not a valid path", op.path))
 	}

@@ -21,6 +21,16 @@ type Principal struct {
 
 type principalKey struct{}
 
+// txnKey carries the transaction id of a write request (Change.Txn): one
+// per request, "txn:index" for an operation of a /Bulk request.
+type txnKey struct{}
+
+// txnFrom returns the transaction id of the write ctx belongs to.
+func txnFrom(ctx context.Context) string {
+	t, _ := ctx.Value(txnKey{}).(string)
+	return t
+}
+
 // WithPrincipal returns a context carrying p. The handler calls it with what
 // the Authenticator returned; tests and hosts calling a Store directly may
 // call it themselves.
@@ -47,6 +57,7 @@ func TenantFrom(ctx context.Context) string {
 type requestContext struct {
 	context.Context
 	id            string
+	txn           string      // the write transaction's id; "" for reads
 	principal     Principal   // valid once authenticated is set
 	authenticated atomic.Bool // set after principal, which it publishes
 }
@@ -62,6 +73,8 @@ func (c *requestContext) Value(key any) any {
 	switch key.(type) {
 	case requestIDKey:
 		return c.id
+	case txnKey:
+		return c.txn
 	case principalKey:
 		if c.authenticated.Load() {
 			return c.principal

@@ -62,7 +62,9 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if err := h.beforeMembers(ctx, members); err != nil {
 		return err
 	}
-	stored, err := h.store.Create(ctx, res)
+	stored, err := h.store.Create(describe(ctx, Change{
+		Op: ChangeCreate, Attributes: attributeNames(res.Attributes), Added: added,
+	}), res)
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 		return err
 	}
 	nulls := dec.explicitNulls(body)
-	stored, err := h.update(req, rt, id, rt.holdsNeverReturned(attrs), func(old *Resource) (map[string]any, error) {
+	stored, err := h.update(req, rt, id, ChangeReplace, rt.holdsNeverReturned(attrs), func(old *Resource) (map[string]any, error) {
 		repl := cloneMap(attrs)
 		if err := dec.carryOver(old.Attributes, repl, nulls); err != nil {
 			return nil, err
@@ -189,7 +191,7 @@ func (h *Handler) replace(req *request, rt *resourceType, id string) error {
 // the attributes as they were writes nothing: meta is not touched — unless
 // the request assigns a never-returned attribute (a password): then an
 // unchanged version would tell the client its guess was right.
-func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecret bool, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
+func (h *Handler) update(req *request, rt *resourceType, id string, op ChangeOp, assignsSecret bool, change func(old *Resource) (map[string]any, error)) (*Resource, error) {
 	ctx := req.r.Context()
 	ifMatch := req.r.Header.Get("If-Match")
 	for attempt := 1; ; attempt++ {
@@ -219,7 +221,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecre
 			return nil, err
 		}
 		res.Unique = rt.uniqueKeys(res.Attributes)
-		stored, err := h.store.Replace(ctx, res, old.Meta.Version)
+		stored, err := h.store.Replace(describe(ctx, updateChange(rt, op, old, res)), res, old.Meta.Version)
 		switch {
 		case err == nil:
 			h.afterUpdate(ctx, w, stored)
@@ -234,6 +236,20 @@ func (h *Handler) update(req *request, rt *resourceType, id string, assignsSecre
 		if err := backoff(ctx, attempt, time.Since(start)); err != nil {
 			return nil, err
 		}
+	}
+}
+
+// updateChange describes a PUT or PATCH (op) of old into res, for the
+// change the store records.
+func updateChange(rt *resourceType, op ChangeOp, old, res *Resource) Change {
+	added, removed := memberDiff(rt, old.Attributes, res.Attributes)
+	return Change{
+		Op:          op,
+		Attributes:  changedAttributes(rt.stored(old.Attributes), res.Attributes),
+		Activated:   !isActive(old) && isActive(res),
+		Deactivated: isActive(old) && !isActive(res),
+		Added:       added,
+		Removed:     removed,
 	}
 }
 
@@ -275,7 +291,7 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 				return err
 			}
 		}
-		err := h.store.Delete(ctx, rt.Name, id, version)
+		err := h.store.Delete(describe(ctx, Change{Op: ChangeDelete}), rt.Name, id, version)
 		switch {
 		case err == nil:
 			if withHooks {

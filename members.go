@@ -113,7 +113,8 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 			return nil, err
 		}
 	}
-	res, err := h.store.(MembershipPatcher).PatchMembers(ctx, rt.Name, id, change, version)
+	described := describe(ctx, Change{Op: ChangePatch, Attributes: []string{"members"}})
+	res, err := h.store.(MembershipPatcher).PatchMembers(described, rt.Name, id, change, version)
 	if errors.Is(err, ErrVersionMismatch) {
 		return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: err}
 	}

@@ -44,7 +44,7 @@ func (h *Handler) patch(req *request, rt *resourceType, id string) error {
 		dec := h.decoder(rt)
 		dec.patch = true
 		assignsSecret := rt.patchAssignsNeverReturned(ops)
-		stored, err = h.update(req, rt, id, assignsSecret, func(old *Resource) (map[string]any, error) {
+		stored, err = h.update(req, rt, id, ChangePatch, assignsSecret, func(old *Resource) (map[string]any, error) {
 			attrs := cloneMap(rt.stored(old.Attributes))
 			if err := rt.applyPatch(req.r.Context(), dec, old.ID, attrs, ops); err != nil {
 				return nil, err

@@ -225,6 +225,9 @@ func (req *request) query() url.Values {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := &requestContext{Context: r.Context(), id: requestID(w, r)}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rc.txn = newID()
+	}
 	r = r.WithContext(rc)
 	defer func() {
 		if v := recover(); v != nil {

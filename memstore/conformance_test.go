@@ -10,7 +10,10 @@ import (
 
 // TestConformance runs the Store conformance kit against the memory store.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scim.Store { return memstore.New() })
+	storetest.Run(t, func(t *testing.T) scim.Store { return memstore.New() },
+		storetest.WithRetention(func(t *testing.T, r scim.Retention) scim.Store {
+			return memstore.New(memstore.WithChangeRetention(r))
+		}))
 }
 
 // TestTokenStoreConformance runs the token store kit against the memory

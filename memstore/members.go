@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/scimkit/scim"
 	"github.com/scimkit/scim/internal/compact"
@@ -141,6 +142,9 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 	if res.Added != nil || res.Removed != nil {
 		e.res.Meta.Version = t.nextVersion()
 		e.res.Meta.LastModified = change.LastModified
+		c := scim.ChangeFor(ctx, scim.ChangePatch, e.res)
+		c.Added, c.Removed, c.Attributes = slices.Clone(res.Added), slices.Clone(res.Removed), []string{membersAttr}
+		s.feed.record(s.now(), c)
 	}
 	res.Meta = e.res.Meta
 	return res, nil

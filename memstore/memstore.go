@@ -60,9 +60,13 @@ type Store struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
 	now     func() time.Time
+	feed    feed
 }
 
-var _ scim.Store = (*Store)(nil)
+var (
+	_ scim.Store      = (*Store)(nil)
+	_ scim.ChangeFeed = (*Store)(nil)
+)
 
 // Option configures a Store.
 type Option func(*Store)
@@ -83,6 +87,7 @@ func New(opts ...Option) *Store {
 	s := &Store{
 		tenants: map[string]*tenant{},
 		now:     func() time.Time { return time.Now().UTC() },
+		feed:    newFeed(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -385,6 +390,7 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	stored := own(res)
 	stored.Meta.Version = t.nextVersion()
 	e := tb.insert(stored)
+	s.feed.record(s.now(), scim.ChangeFor(ctx, scim.ChangeCreate, e.res))
 	return t.export(e.res), nil
 }
 
@@ -450,6 +456,7 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 	stored.Meta.Created = e.res.Meta.Created
 	stored.Meta.Version = t.nextVersion()
 	tb.update(e, stored)
+	s.feed.record(s.now(), scim.ChangeFor(ctx, scim.ChangeReplace, e.res))
 	return t.export(e.res), nil
 }
 
@@ -480,22 +487,25 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 		return err
 	}
 	tb.remove(e)
+	changes := []scim.Change{scim.ChangeFor(ctx, scim.ChangeDelete, e.res)}
 	if resourceType == userType || resourceType == groupType {
-		s.dropMember(t, id)
+		changes = s.dropMember(ctx, t, id, changes)
 	}
+	s.feed.record(s.now(), changes...)
 	return nil
 }
 
-// dropMember removes every member with value id from the tenant's Groups.
-// The caller holds the tenant's write lock.
-func (s *Store) dropMember(t *tenant, id string) {
+// dropMember removes every member with value id from the tenant's Groups,
+// and appends the change of each Group to changes. The caller holds the
+// tenant's write lock.
+func (s *Store) dropMember(ctx context.Context, t *tenant, id string, changes []scim.Change) []scim.Change {
 	gt := t.tables[groupType]
 	if gt == nil {
-		return
+		return changes
 	}
 	p := gt.members.exact[id]
 	if p == nil {
-		return
+		return changes
 	}
 	now := s.now()
 	for _, g := range bySeq(p.appendTo(nil)) {
@@ -506,5 +516,7 @@ func (s *Store) dropMember(t *tenant, id string) {
 		g.res.Meta.Version = t.nextVersion()
 		g.res.Meta.LastModified = now
 		gt.members.remove(id, g)
+		changes = append(changes, scim.CascadeChange(ctx, g.res, id))
 	}
+	return changes
 }

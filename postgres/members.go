@@ -194,6 +194,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		res.Meta.Version, res.Meta.LastModified = *outcome.newVersion, outcome.newModified
 		res.Added = inOrder(outcome.added, add, func(m memberRow) string { return m.id })
 		res.Removed = inOrder(outcome.removed, remove, func(id string) string { return id })
+		s.committed(1)
 	}
 	res.Meta.Created, res.Meta.LastModified = utc(res.Meta.Created), utc(res.Meta.LastModified)
 	return res, nil
@@ -213,10 +214,22 @@ type patchOutcome struct {
 // patchSQL is the statement of PatchMembers that checks and writes, with
 // parameters tenant, Group id, the members to add (ids, type hints, folded
 // ids, values, folded values), the expected version, MustBeMembers, the
-// ids to remove and the new lastModified.
-func (s *Store) patchSQL() string {
+// ids to remove and the new lastModified; and, withChange, the change's
+// time, principal, request id and transaction id (it records the change
+// if the members changed, with the number the batch drew before it).
+func (s *Store) patchSQL(withChange bool) string {
+	change := ``
+	if withChange {
+		change = `,
+		chg AS (
+			INSERT INTO ` + s.t("changes") + ` (tenant, seq, horizon, ` + changeColumns + `)
+			SELECT $1, currval(` + s.seqLiteral() + `), ` + horizonSQL + `, $12, 'Group', $2, (SELECT external_id FROM g),
+				'patch', false, false, false, ARRAY(SELECT member_id FROM ins ORDER BY member_id), ARRAY(SELECT member_id FROM del ORDER BY member_id),
+				ARRAY['members'], upd.version, $13, $14, $15
+			FROM upd)`
+	}
 	return `WITH g AS (
-			SELECT version, created, last_modified FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
+			SELECT version, created, last_modified, external_id FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
 		a AS (
 			-- The members to add with their type: a Group if hinted so
 			-- and one exists, or if only a Group has the id; else a User.
@@ -245,7 +258,7 @@ func (s *Store) patchSQL() string {
 		upd AS (
 			UPDATE ` + s.t("resources") + ` SET version = ` + newVersion + `, last_modified = $11
 			WHERE tenant = $1 AND type = 'Group' AND id = $2 AND (EXISTS (SELECT 1 FROM del) OR EXISTS (SELECT 1 FROM ins))
-			RETURNING version, last_modified)
+			RETURNING version, last_modified)` + change + `
 		SELECT g.version, g.created, g.last_modified, (SELECT ok FROM ok),
 			(SELECT a.i FROM a WHERE a.typ IS NULL ORDER BY a.n LIMIT 1),
 			ARRAY(SELECT member_id FROM del), ARRAY(SELECT member_id FROM ins),
@@ -269,9 +282,16 @@ func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change 
 			ORDER BY type, id FOR KEY SHARE`, tenant, ids)
 	}
 	batch.Queue(`SELECT 1 FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id)
-	batch.Queue(s.patchSQL(),
-		tenant, id, ids, hints, folded, values, foldedValues, expectedVersion, change.MustBeMembers, remove, change.LastModified,
-	).QueryRow(func(row pgx.Row) error {
+	args := []any{tenant, id, ids, hints, folded, values, foldedValues, expectedVersion, change.MustBeMembers, remove, change.LastModified}
+	if !s.feed.off {
+		// The change's number, drawn under the Group's lock and before
+		// the statement that records it takes its snapshot (see Changes);
+		// unused when nothing changes.
+		batch.Queue(`SELECT nextval(` + s.seqLiteral() + `)`)
+		c := scim.ChangeFor(ctx, scim.ChangePatch, &scim.Resource{Type: groupType, ID: id})
+		args = append(args, s.now(), c.Principal, c.RequestID, c.Txn)
+	}
+	batch.Queue(s.patchSQL(!s.feed.off), args...).QueryRow(func(row pgx.Row) error {
 		var (
 			created, modified, newModified *time.Time
 		)
@@ -383,13 +403,21 @@ func (s *Store) patchDocMembers(ctx context.Context, typ, id string, change scim
 			return err
 		}
 		res.Added, res.Removed = added, removed
-		return tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $4,
+		if err := tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET version = `+newVersion+`, last_modified = $4,
 				attrs = $5::jsonb, folded = $6::jsonb, times = $7::jsonb
 			WHERE tenant = $1 AND type = $2 AND id = $3 RETURNING version, last_modified`,
-			tenant, typ, id, change.LastModified, doc.attrs, doc.folded, doc.times).Scan(&res.Meta.Version, &res.Meta.LastModified)
+			tenant, typ, id, change.LastModified, doc.attrs, doc.folded, doc.times).Scan(&res.Meta.Version, &res.Meta.LastModified); err != nil {
+			return err
+		}
+		c := scim.ChangeFor(ctx, scim.ChangePatch, &scim.Resource{Type: typ, ID: id, Attributes: attrs, Meta: res.Meta})
+		c.Added, c.Removed, c.Attributes = added, removed, []string{membersAttr}
+		return s.record(ctx, tx, tenant, c)
 	})
 	if err != nil {
 		return scim.MembershipResult{}, wrap(ctx, "patch members of "+typ, err)
+	}
+	if res.Added != nil || res.Removed != nil {
+		s.committed(1)
 	}
 	res.Meta.Created, res.Meta.LastModified = utc(res.Meta.Created), utc(res.Meta.LastModified)
 	return res, nil

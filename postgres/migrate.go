@@ -92,11 +92,60 @@ CREATE TABLE S.tokens (
 CREATE INDEX tokens_tenant ON S.tokens (tenant, created_at, id);
 `, "S.", s+".")
 		}},
+		{version: 3, sql: func(s string) string {
+			// The change feed (scim.ChangeFeed, changes.go; consumers in
+			// ledger.go): one row per
+			// change, numbered by change_seq; horizon is the xmax of a
+			// snapshot the writer took after it drew its number (see
+			// Changes). changes_pruned holds the last number retention
+			// dropped.
+			return strings.ReplaceAll(`
+CREATE SEQUENCE S.change_seq AS bigint;
+CREATE TABLE S.changes (
+	tenant      text NOT NULL,
+	seq         bigint NOT NULL,
+	horizon     bigint NOT NULL,
+	at          timestamptz NOT NULL,
+	type        text NOT NULL,
+	id          text NOT NULL,
+	external_id text,
+	op          text NOT NULL,
+	activated   boolean NOT NULL,
+	deactivated boolean NOT NULL,
+	cascade     boolean NOT NULL,
+	added       text[],
+	removed     text[],
+	attributes  text[],
+	version     text,
+	principal   text NOT NULL,
+	request_id  text NOT NULL,
+	txn         text NOT NULL,
+	PRIMARY KEY (tenant, seq)
+);
+CREATE UNIQUE INDEX changes_seq ON S.changes (seq);
+CREATE TABLE S.changes_pruned (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	seq bigint NOT NULL
+);
+INSERT INTO S.changes_pruned (seq) VALUES (0);
+
+-- Durable consumers of the feed (scim.ConsumerLedger): a position and a
+-- lease each, per tenant.
+CREATE TABLE S.consumers (
+	tenant      text NOT NULL,
+	name        text NOT NULL,
+	position    text NOT NULL DEFAULT '',
+	owner       text NOT NULL DEFAULT '',
+	lease_until timestamptz NOT NULL DEFAULT '-infinity',
+	PRIMARY KEY (tenant, name)
+);
+`, "S.", s+".")
+		}},
 	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the schema to SchemaVersion. It runs in one transaction
 // under an advisory lock on the schema's name, so that processes starting

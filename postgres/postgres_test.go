@@ -60,6 +60,7 @@ func newStore(t testing.TB, pool *pgxpool.Pool, opts ...postgres.Option) *postgr
 	if err != nil {
 		t.Fatalf("postgres.New: %v", err)
 	}
+	t.Cleanup(s.Close) // before the schema is dropped
 	return s
 }
 
@@ -67,5 +68,7 @@ func TestConformance(t *testing.T) {
 	pool := testPool(t)
 	storetest.Run(t, func(t *testing.T) scim.Store {
 		return newStore(t, pool)
-	})
+	}, storetest.WithRetention(func(t *testing.T, r scim.Retention) scim.Store {
+		return newStore(t, pool, postgres.WithChangeRetention(r))
+	}))
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,11 +49,14 @@ type Store struct {
 	now           func() time.Time
 	fallbackLimit int
 	trigram       bool // WithTrigramIndex
+	feed          feed
+	background    sync.WaitGroup // see Close
 }
 
 var (
 	_ scim.Store             = (*Store)(nil)
 	_ scim.MembershipPatcher = (*Store)(nil)
+	_ scim.ChangeFeed        = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -124,6 +129,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		logger:        slog.New(discardHandler{}),
 		now:           time.Now,
 		fallbackLimit: DefaultFallbackLimit,
+		feed:          newFeed(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -132,6 +138,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		return nil, errors.New("postgres: WithSchema needs a name")
 	}
 	s.schema = pgx.Identifier{s.schemaName}.Sanitize()
+	s.feed.lastPrune.Store(time.Now().UnixNano())
 	if err := s.migrate(ctx); err != nil {
 		return nil, wrap(ctx, "migrate", err)
 	}
@@ -200,11 +207,21 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	tenant := scim.TenantFrom(ctx)
 	var out *scim.Resource
 	if len(doc.members) == 0 {
-		// One statement, committed on its own: the row and its keys.
-		m, err := s.insertResource(ctx, s.pool, tenant, res, doc)
-		if err != nil {
+		// One round trip, one (implicit) transaction: the row and its
+		// keys, then its change.
+		sql, args := s.insertResourceSQL(tenant, res, doc)
+		b := &pgx.Batch{}
+		var m scim.Meta
+		b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+			return uniqueError(res, row.Scan(&m.Version, &m.Created, &m.LastModified))
+		})
+		if !s.feed.off {
+			s.queueChange(b, tenant, scim.ChangeFor(ctx, scim.ChangeCreate, res))
+		}
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 			return nil, wrap(ctx, "create "+res.Type, err)
 		}
+		s.committed(1)
 		return doc.stored(res, m), nil
 	}
 	err = s.inTx(ctx, "create", func(tx pgx.Tx) error {
@@ -219,11 +236,12 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 			return err
 		}
 		out = doc.stored(res, m)
-		return nil
+		return s.record(ctx, tx, tenant, scim.ChangeFor(ctx, scim.ChangeCreate, out))
 	})
 	if err != nil {
 		return nil, wrap(ctx, "create "+res.Type, err)
 	}
+	s.committed(1)
 	return out, nil
 }
 
@@ -236,9 +254,17 @@ type querier interface {
 // statement. An id or a key already taken is an error wrapping
 // scim.ErrUniqueness.
 func (s *Store) insertResource(ctx context.Context, q querier, tenant string, res *scim.Resource, doc *encoded) (scim.Meta, error) {
-	keyAttrs, keyValues := keyArrays(res)
 	var m scim.Meta
-	err := q.QueryRow(ctx, `WITH r AS (
+	sql, args := s.insertResourceSQL(tenant, res, doc)
+	err := q.QueryRow(ctx, sql, args...).Scan(&m.Version, &m.Created, &m.LastModified)
+	return m, uniqueError(res, err)
+}
+
+// insertResourceSQL is the statement of insertResource, which returns
+// the version and times stored.
+func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encoded) (string, []any) {
+	keyAttrs, keyValues := keyArrays(res)
+	return `WITH r AS (
 			INSERT INTO `+s.t("resources")+`
 				(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
 			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
@@ -247,17 +273,20 @@ func (s *Store) insertResource(ctx context.Context, q querier, tenant string, re
 			INSERT INTO `+s.t("unique_keys")+` (tenant, type, attribute, value, id)
 			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))
 		SELECT version, created, last_modified FROM r`,
-		tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
-		doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues,
-	).Scan(&m.Version, &m.Created, &m.LastModified)
-	if sqlState(err) == codeUniqueViolation {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && strings.HasPrefix(pe.ConstraintName, "resources") {
-			return m, fmt.Errorf("%s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
-		}
-		return m, fmt.Errorf("%s %q: a unique value is already in use: %w", res.Type, res.ID, scim.ErrUniqueness)
+		[]any{tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
+			doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues}
+}
+
+// uniqueError names the clash a unique violation inserting res is.
+func uniqueError(res *scim.Resource, err error) error {
+	if sqlState(err) != codeUniqueViolation {
+		return err
 	}
-	return m, err
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.ConstraintName, "resources") {
+		return fmt.Errorf("%s %q already exists: %w", res.Type, res.ID, scim.ErrUniqueness)
+	}
+	return fmt.Errorf("%s %q: a unique value is already in use: %w", res.Type, res.ID, scim.ErrUniqueness)
 }
 
 // keyArrays returns the attributes and values of res's unique keys, each
@@ -371,11 +400,12 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 				out.Attributes[groupsAttr] = gs
 			}
 		}
-		return nil
+		return s.record(ctx, tx, tenant, scim.ChangeFor(ctx, scim.ChangeReplace, out))
 	})
 	if err != nil {
 		return nil, wrap(ctx, "replace "+res.Type, err)
 	}
+	s.committed(1)
 	return out, nil
 }
 
@@ -425,14 +455,18 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 		return err
 	}
 	tenant := scim.TenantFrom(ctx)
+	var changes []scim.Change
 	err := s.inTx(ctx, "delete", func(tx pgx.Tx) error {
 		// Lock the row first: a Group write adding it as a member (whose
 		// foreign key check shares the lock) waits for this transaction,
 		// and then finds it gone, or has committed before, and its Group
 		// is among those found below.
-		var stored string
-		err := tx.QueryRow(ctx, `SELECT version FROM `+s.t("resources")+`
-			WHERE tenant = $1 AND type = $2 AND id = $3 FOR UPDATE`, tenant, resourceType, id).Scan(&stored)
+		var (
+			stored     string
+			externalID *string
+		)
+		err := tx.QueryRow(ctx, `SELECT version, external_id FROM `+s.t("resources")+`
+			WHERE tenant = $1 AND type = $2 AND id = $3 FOR UPDATE`, tenant, resourceType, id).Scan(&stored, &externalID)
 		if isNoRows(err) {
 			return notFound(resourceType, id)
 		}
@@ -442,8 +476,13 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 		if expectedVersion != "" && stored != expectedVersion {
 			return versionMismatch(resourceType, id, stored, expectedVersion)
 		}
+		old := &scim.Resource{Type: resourceType, ID: id, Attributes: map[string]any{}}
+		if externalID != nil {
+			old.Attributes["externalId"] = *externalID
+		}
+		changes = append(changes[:0], scim.ChangeFor(ctx, scim.ChangeDelete, old))
 		if resourceType == userType || resourceType == groupType {
-			if _, err := tx.Exec(ctx, `WITH affected AS (
+			rows, err := tx.Query(ctx, `WITH affected AS (
 					SELECT g.tenant, g.type, g.id FROM `+s.t("resources")+` g
 					WHERE g.tenant = $1 AND g.type = 'Group' AND g.id IN (
 						SELECT m.group_id FROM `+s.t("members")+` m
@@ -451,14 +490,38 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 					ORDER BY g.id
 					FOR NO KEY UPDATE)
 				UPDATE `+s.t("resources")+` r SET version = `+newVersion+`, last_modified = $4
-				FROM affected a WHERE r.tenant = a.tenant AND r.type = a.type AND r.id = a.id`,
-				tenant, id, resourceType, s.now()); err != nil {
+				FROM affected a WHERE r.tenant = a.tenant AND r.type = a.type AND r.id = a.id
+				RETURNING r.id, r.version, r.external_id`,
+				tenant, id, resourceType, s.now())
+			if err != nil {
 				return err
 			}
+			for rows.Next() {
+				g := &scim.Resource{Type: groupType, Attributes: map[string]any{}}
+				var ext *string
+				if err := rows.Scan(&g.ID, &g.Meta.Version, &ext); err != nil {
+					rows.Close()
+					return err
+				}
+				if ext != nil {
+					g.Attributes["externalId"] = *ext
+				}
+				changes = append(changes, scim.CascadeChange(ctx, g, id))
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			slices.SortFunc(changes[1:], func(a, b scim.Change) int { return strings.Compare(a.ID, b.ID) })
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM `+s.t("resources")+` WHERE tenant = $1 AND type = $2 AND id = $3`,
-			tenant, resourceType, id)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM `+s.t("resources")+` WHERE tenant = $1 AND type = $2 AND id = $3`,
+			tenant, resourceType, id); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, tenant, changes...)
 	})
-	return wrap(ctx, "delete "+resourceType, err)
+	if err != nil {
+		return wrap(ctx, "delete "+resourceType, err)
+	}
+	s.committed(len(changes))
+	return nil
 }

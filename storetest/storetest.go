@@ -56,6 +56,13 @@
 //   - Viewer: the optional scim.Viewer capability: the page View lends is
 //     the page Query returns, fn's error is View's, and a failing query
 //     never calls fn; skipped like MembershipPatcher.
+//   - Changes: the optional scim.ChangeFeed capability: every write kind
+//     recorded once, as scim.ChangeFor describes it, cascades included;
+//     failed and no-op writes record nothing; a change is readable only
+//     with its write; tenants apart; no change skipped or repeated by a
+//     reader tailing the feed while 64 writers commit; WaitChanges wakes;
+//     positions, Head and Limit; retention and scim.ErrPositionExpired
+//     (with WithRetention). Skipped like MembershipPatcher.
 //   - Concurrency: read-modify-write with compare-and-swap loses no update,
 //     one winner among concurrent creates of one userName, consistent
 //     indexes after concurrent creates, renames and deletes, no dangling
@@ -108,10 +115,14 @@ import (
 // Run runs every check of the kit against stores made by newStore, each as
 // a subtest, with a new store for each check. Checks of an optional
 // capability the store does not implement are skipped.
-func Run(t *testing.T, newStore func(t *testing.T) scim.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) scim.Store, opts ...Option) {
 	t.Helper()
 	if newStore == nil {
 		t.Fatal("storetest.Run needs a function that returns a new store")
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
 	}
 	for _, g := range groupOrder {
 		t.Run(g, func(t *testing.T) {
@@ -124,7 +135,11 @@ func Run(t *testing.T, newStore func(t *testing.T) scim.Store) {
 					if s == nil {
 						t.Fatal("newStore returned a nil scim.Store")
 					}
-					c.exec(t, s)
+					var newRetained func(scim.Retention) scim.Store
+					if cfg.newRetained != nil {
+						newRetained = func(r scim.Retention) scim.Store { return cfg.newRetained(t, r) }
+					}
+					c.exec(t, s, newRetained)
 				})
 			}
 		})
@@ -138,32 +153,59 @@ type check struct {
 	// capability the check is about, and if not why it is skipped.
 	needs func(s scim.Store) (ok bool, why string)
 	run   func(t testing.TB, s scim.Store)
+	// retained, instead of run, is a check of a store's retention: it
+	// makes its own stores with newRetained (see WithRetention). Without
+	// that option it is skipped.
+	retained func(t testing.TB, newRetained func(scim.Retention) scim.Store)
 }
 
 // id is the check's subtest path below Run's test: "Group/Name".
 func (c check) id() string { return c.group + "/" + c.name }
 
 // exec runs the check, or skips it when the store lacks its capability.
-func (c check) exec(t testing.TB, s scim.Store) {
+func (c check) exec(t testing.TB, s scim.Store, newRetained func(scim.Retention) scim.Store) {
 	if c.needs != nil {
 		if ok, why := c.needs(s); !ok {
 			t.Skip(why)
 		}
 	}
-	c.run(t, s)
+	if c.retained == nil {
+		c.run(t, s)
+		return
+	}
+	if newRetained == nil {
+		t.Skip("the store's retention is not checked: pass storetest.WithRetention to Run")
+	}
+	c.retained(t, newRetained)
+}
+
+// config is what Run's options set.
+type config struct {
+	newRetained func(t *testing.T, r scim.Retention) scim.Store
+}
+
+// Option configures Run.
+type Option func(*config)
+
+// WithRetention lets the Changes/Retention check make stores whose change
+// feed keeps at most r.MaxCount changes (and changes at most r.MaxAge
+// old): the check writes a few times MaxCount changes and expects the
+// oldest position to be scim.ErrPositionExpired within a few seconds.
+func WithRetention(newStore func(t *testing.T, r scim.Retention) scim.Store) Option {
+	return func(c *config) { c.newRetained = newStore }
 }
 
 // groupOrder is the order Run runs the groups in.
 var groupOrder = []string{
 	"CRUD", "Uniqueness", "Query", "Sort", "Paging", "Keyset", "Membership",
-	"MembershipPatcher", "Viewer", "Concurrency", "Tenancy", "Context",
+	"MembershipPatcher", "Viewer", "Changes", "Concurrency", "Tenancy", "Context",
 }
 
 // allChecks lists every check; each file of the package contributes its
 // group's.
 var allChecks = concatChecks(
 	crudChecks, uniquenessChecks, queryChecks, sortChecks, pagingChecks, keysetChecks,
-	membershipChecks, patcherChecks, viewerChecks, concurrencyChecks, tenancyChecks,
+	membershipChecks, patcherChecks, viewerChecks, changeChecks, concurrencyChecks, tenancyChecks,
 	contextChecks,
 )
 

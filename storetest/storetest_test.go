@@ -85,6 +85,11 @@ func (r *recorder) Cleanup(f func()) {
 // runRecorded runs one check against s on a goroutine of its own and
 // returns what it reported.
 func runRecorded(t testing.TB, c check, s scim.Store) *recorder {
+	return runRecordedWith(t, c, s, nil)
+}
+
+// runRecordedWith is runRecorded with the stores a retention check makes.
+func runRecordedWith(t testing.TB, c check, s scim.Store, newRetained func(scim.Retention) scim.Store) *recorder {
 	r := &recorder{TB: t, name: c.id()}
 	done := make(chan struct{})
 	go func() {
@@ -94,7 +99,7 @@ func runRecorded(t testing.TB, c check, s scim.Store) *recorder {
 				r.Errorf("the check panicked: %v", p)
 			}
 		}()
-		c.exec(r, s)
+		c.exec(r, s, newRetained)
 	}()
 	<-done
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
