@@ -265,12 +265,12 @@ func (s *Store) insertResource(ctx context.Context, q querier, tenant string, re
 func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encoded) (string, []any) {
 	keyAttrs, keyValues := keyArrays(res)
 	return `WITH r AS (
-			INSERT INTO `+s.t("resources")+`
+			INSERT INTO ` + s.t("resources") + `
 				(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
-			VALUES ($1, $2, $3, `+newVersion+`, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+			VALUES ($1, $2, $3, ` + newVersion + `, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
 			RETURNING version, created, last_modified),
 		k AS (
-			INSERT INTO `+s.t("unique_keys")+` (tenant, type, attribute, value, id)
+			INSERT INTO ` + s.t("unique_keys") + ` (tenant, type, attribute, value, id)
 			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))
 		SELECT version, created, last_modified FROM r`,
 		[]any{tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
