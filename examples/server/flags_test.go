@@ -34,7 +34,9 @@ func TestFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			token := "flags-token"
-			p := startProcess(t, token, tt.args...)
+			// On the memory store, whatever $SCIM_POSTGRES_DSN says: each
+			// server starts empty.
+			p := startProcess(t, token, append([]string{"-postgres="}, tt.args...)...)
 			c := client{token: token, http: &http.Client{Timeout: 10 * time.Second}}
 
 			status, body, err := c.send(http.MethodPost, p.url+"/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen",`+
