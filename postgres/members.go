@@ -167,12 +167,32 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		err     error
 		outcome patchOutcome
 	)
-	for attempt := 1; ; attempt++ {
-		outcome, err = s.patchMembersOnce(ctx, tenant, id, change, expectedVersion, ids, hints, folded, values, foldedValues, remove)
-		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
-			break
+	if len(s.txHooks) > 0 {
+		err = s.inTx(ctx, "patch members", func(tx pgx.Tx) error {
+			var err error
+			outcome, err = s.patchMembersOnce(ctx, tx, tenant, id, change, expectedVersion, ids, hints, folded, values, foldedValues, remove)
+			if err != nil || outcome.newVersion == nil {
+				return err
+			}
+			after, err := s.groupWithoutMembers(ctx, tx, tenant, id)
+			if err != nil {
+				return err
+			}
+			before := after.Clone()
+			before.Meta = outcome.meta
+			c := scim.ChangeFor(ctx, scim.ChangePatch, after)
+			c.Added = inOrder(outcome.added, add, func(m memberRow) string { return m.id })
+			c.Removed = inOrder(outcome.removed, remove, func(id string) string { return id })
+			return s.runTxHooks(ctx, tx, TxWrite{Change: c, Before: before, After: after})
+		})
+	} else {
+		for attempt := 1; ; attempt++ {
+			outcome, err = s.patchMembersOnce(ctx, s.pool, tenant, id, change, expectedVersion, ids, hints, folded, values, foldedValues, remove)
+			if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+				break
+			}
+			s.logger.DebugContext(ctx, "postgres: retrying transaction", "op", "patch members", "attempt", attempt, "err", err)
 		}
-		s.logger.DebugContext(ctx, "postgres: retrying transaction", "op", "patch members", "attempt", attempt, "err", err)
 	}
 	if err == nil {
 		switch {
@@ -266,8 +286,14 @@ func (s *Store) patchSQL(withChange bool) string {
 		FROM (SELECT 1) one LEFT JOIN g ON TRUE`
 }
 
-// patchMembersOnce sends the batch of PatchMembers (see there).
-func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change scim.MembershipChange, expectedVersion string,
+// batcher is what patchMembersOnce sends its batch on: the pool (an
+// implicit transaction) or a transaction.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// patchMembersOnce sends the batch of PatchMembers (see there) on q.
+func (s *Store) patchMembersOnce(ctx context.Context, q batcher, tenant, id string, change scim.MembershipChange, expectedVersion string,
 	ids, hints, folded, values, foldedValues, remove []string) (patchOutcome, error) {
 	var o patchOutcome
 	batch := &pgx.Batch{}
@@ -306,7 +332,7 @@ func (s *Store) patchMembersOnce(ctx context.Context, tenant, id string, change 
 		}
 		return nil
 	})
-	return o, s.pool.SendBatch(ctx, batch).Close()
+	return o, q.SendBatch(ctx, batch).Close()
 }
 
 // inOrder returns the ids of got in the order of the list they came from,
@@ -352,6 +378,10 @@ func (s *Store) patchDocMembers(ctx context.Context, typ, id string, change scim
 		attrs, err := decodeDoc(raw)
 		if err != nil {
 			return err
+		}
+		var before *scim.Resource
+		if len(s.txHooks) > 0 {
+			before = (&scim.Resource{Type: typ, ID: id, Attributes: attrs, Meta: res.Meta}).Clone()
 		}
 		list, _ := attrs[membersAttr].([]any)
 		at := map[string]int{}
@@ -409,8 +439,14 @@ func (s *Store) patchDocMembers(ctx context.Context, typ, id string, change scim
 			tenant, typ, id, change.LastModified, doc.attrs, doc.folded, doc.times).Scan(&res.Meta.Version, &res.Meta.LastModified); err != nil {
 			return err
 		}
-		c := scim.ChangeFor(ctx, scim.ChangePatch, &scim.Resource{Type: typ, ID: id, Attributes: attrs, Meta: res.Meta})
+		after := &scim.Resource{Type: typ, ID: id, Attributes: attrs, Meta: res.Meta}
+		c := scim.ChangeFor(ctx, scim.ChangePatch, after)
 		c.Added, c.Removed, c.Attributes = added, removed, []string{membersAttr}
+		if len(s.txHooks) > 0 {
+			if err := s.runTxHooks(ctx, tx, TxWrite{Change: c, Before: before, After: after.Clone()}); err != nil {
+				return err
+			}
+		}
 		return s.record(ctx, tx, tenant, c)
 	})
 	if err != nil {

@@ -51,6 +51,7 @@ type Store struct {
 	trigram       bool // WithTrigramIndex
 	feed          feed
 	background    sync.WaitGroup // see Close
+	txHooks       []TxHook
 }
 
 var (
@@ -206,7 +207,7 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	}
 	tenant := scim.TenantFrom(ctx)
 	var out *scim.Resource
-	if len(doc.members) == 0 {
+	if len(doc.members) == 0 && len(s.txHooks) == 0 {
 		// One round trip, one (implicit) transaction: the row and its
 		// keys, then its change.
 		sql, args := s.insertResourceSQL(tenant, res, doc)
@@ -236,7 +237,11 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 			return err
 		}
 		out = doc.stored(res, m)
-		return s.record(ctx, tx, tenant, scim.ChangeFor(ctx, scim.ChangeCreate, out))
+		c := scim.ChangeFor(ctx, scim.ChangeCreate, out)
+		if err := s.runTxHooks(ctx, tx, TxWrite{Change: c, After: out.Clone()}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, tenant, c)
 	})
 	if err != nil {
 		return nil, wrap(ctx, "create "+res.Type, err)
@@ -363,6 +368,13 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 		if err := s.lockMembers(ctx, tx, tenant, doc.members); err != nil {
 			return s.memberError(ctx, tx, tenant, res.Type, res.ID, expectedVersion, err)
 		}
+		var before *scim.Resource
+		if len(s.txHooks) > 0 {
+			var err error
+			if before, err = s.readForUpdate(ctx, tx, tenant, res.Type, res.ID); err != nil {
+				return err
+			}
+		}
 		var m scim.Meta
 		err := tx.QueryRow(ctx, `UPDATE `+s.t("resources")+` SET
 				version = `+newVersion+`, last_modified = $5, attrs = $6::jsonb, folded = $7::jsonb, times = $8::jsonb,
@@ -400,7 +412,11 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 				out.Attributes[groupsAttr] = gs
 			}
 		}
-		return s.record(ctx, tx, tenant, scim.ChangeFor(ctx, scim.ChangeReplace, out))
+		c := scim.ChangeFor(ctx, scim.ChangeReplace, out)
+		if err := s.runTxHooks(ctx, tx, TxWrite{Change: c, Before: before, After: out.Clone()}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, tenant, c)
 	})
 	if err != nil {
 		return nil, wrap(ctx, "replace "+res.Type, err)
@@ -480,6 +496,11 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 		if externalID != nil {
 			old.Attributes["externalId"] = *externalID
 		}
+		if len(s.txHooks) > 0 {
+			if old, err = s.readForUpdate(ctx, tx, tenant, resourceType, id); err != nil {
+				return err
+			}
+		}
 		changes = append(changes[:0], scim.ChangeFor(ctx, scim.ChangeDelete, old))
 		if resourceType == userType || resourceType == groupType {
 			rows, err := tx.Query(ctx, `WITH affected AS (
@@ -516,6 +537,19 @@ func (s *Store) Delete(ctx context.Context, resourceType, id, expectedVersion st
 		if _, err := tx.Exec(ctx, `DELETE FROM `+s.t("resources")+` WHERE tenant = $1 AND type = $2 AND id = $3`,
 			tenant, resourceType, id); err != nil {
 			return err
+		}
+		if len(s.txHooks) > 0 {
+			writes := []TxWrite{{Change: changes[0], Before: old}}
+			for _, c := range changes[1:] {
+				g, err := s.groupWithoutMembers(ctx, tx, tenant, c.ID)
+				if err != nil {
+					return err
+				}
+				writes = append(writes, TxWrite{Change: c, After: g})
+			}
+			if err := s.runTxHooks(ctx, tx, writes...); err != nil {
+				return err
+			}
 		}
 		return s.record(ctx, tx, tenant, changes...)
 	})
