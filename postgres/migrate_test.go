@@ -69,7 +69,7 @@ func TestSchemaNameIsQuoted(t *testing.T) {
 }
 
 // TestMigrateFromVersion1 upgrades a schema at version 1 (before the
-// tokens table): New adds the step and records it.
+// tokens table and the change feed): New adds the steps and records them.
 func TestMigrateFromVersion1(t *testing.T) {
 	pool := testPool(t)
 	schema := freshSchema(t, pool)
@@ -78,7 +78,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := pgx.Identifier{schema}.Sanitize()
-	if _, err := pool.Exec(ctx, "DROP TABLE "+q+".tokens; DELETE FROM "+q+".schema_migrations WHERE version > 1"); err != nil {
+	if _, err := pool.Exec(ctx, "DROP TABLE "+q+".tokens, "+q+".changes, "+q+".changes_pruned, "+q+".consumers; DROP SEQUENCE "+q+".change_seq; DELETE FROM "+q+".schema_migrations WHERE version > 1"); err != nil {
 		t.Fatal(err)
 	}
 	s, err := postgres.New(ctx, pool, postgres.WithSchema(schema))

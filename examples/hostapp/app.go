@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/events"
+	"github.com/scimkit/scim/memstore"
+	"github.com/scimkit/scim/postgres"
 )
 
 // member is one row of the host application's own users table: what the
@@ -22,34 +26,88 @@ type member struct {
 	Owner    bool   `json:"owner"`
 	Active   bool   `json:"active"`
 	Licensed bool   `json:"licensed"`
+	Invited  bool   `json:"invited"`
+}
+
+// config is how the app runs.
+type config struct {
+	admin  string // the admin routes' bearer token
+	seats  int    // licence seats
+	logger *slog.Logger
+	// pool, when set, keeps the directory, the tokens and the app's own
+	// tables in PostgreSQL, in schema; else everything is in memory.
+	pool   *pgxpool.Pool
+	schema string
+	// lease is how long the invite sender holds its name; another
+	// replica takes over that long after its holder died.
+	lease time.Duration
+	// inviteDelay holds the invite sender back after start (tests).
+	inviteDelay time.Duration
+}
+
+// accounts is the app's own users table and seat count, kept in step with
+// the directory: in memory by hooks, on PostgreSQL by in-transaction
+// hooks.
+type accounts interface {
+	// list returns the users by SCIM id, and the free seats.
+	list(ctx context.Context) (map[string]*member, int, error)
 }
 
 // app is an existing application with its own routes, users and licence
-// seats, into which identity providers provision through SCIM. Its hooks
-// keep the users table in step: an invite on create, a seat freed on
-// deactivation and taken again on reactivation, and the company's only
-// owner protected from deactivation.
+// seats, into which identity providers provision through SCIM: an invite
+// for each new user, sent by a durable consumer of the change feed; a
+// seat taken for each active user and freed on deactivation; the
+// company's only owner (its first user) protected from deactivation.
 type app struct {
-	logger *slog.Logger
-	tokens *scim.Tokens
-	admin  string // the admin routes' bearer token
-
-	mu    sync.Mutex
-	users map[string]*member // by SCIM id
-	seats int                // licences not in use
+	logger   *slog.Logger
+	tokens   *scim.Tokens
+	admin    string
+	accounts accounts
 }
 
 // newApp returns the app's routes: /scim/v2/ for identity providers,
-// /admin/tokens for the app's administrators, /users for everyone.
-func newApp(ctx context.Context, store scim.Store, tokens scim.TokenStore, adminToken string, seats int, logger *slog.Logger) (http.Handler, error) {
-	a := &app{logger: logger, tokens: scim.NewTokens(tokens), admin: adminToken, users: map[string]*member{}, seats: seats}
-	if err := a.load(ctx, store); err != nil {
-		return nil, err
+// /admin/tokens for the app's administrators, /users for everyone. Its
+// invite sender runs until ctx ends.
+func newApp(ctx context.Context, cfg config) (http.Handler, error) {
+	var (
+		store   scim.Store
+		tokens  scim.TokenStore
+		hooks   scim.Hooks
+		acc     accounts
+		invites func(context.Context, scim.Change) error
+		txSend  bool
+	)
+	if cfg.pool == nil {
+		mem := memstore.New()
+		m := newMemAccounts(cfg.seats, cfg.logger)
+		store, tokens, hooks, acc = mem, memstore.NewTokenStore(), m.hooks(), m
+		invites = m.invite(mem)
+	} else {
+		pa := &pgAccounts{pool: cfg.pool, schema: cfg.schema, logger: cfg.logger}
+		if err := pa.migrate(ctx, cfg.seats); err != nil {
+			return nil, err
+		}
+		pg, err := postgres.New(ctx, cfg.pool, postgres.WithSchema(cfg.schema), postgres.WithTxHook(pa.txHook))
+		if err != nil {
+			return nil, fmt.Errorf("hostapp: opening the PostgreSQL store: %w", err)
+		}
+		store, tokens, acc, invites, txSend = pg, pg, pa, pa.invite, true
 	}
-	h, err := scim.New(store, a.tokens, scim.WithLogger(logger), scim.WithHooks(a.hooks()))
+	a := &app{logger: cfg.logger, tokens: scim.NewTokens(tokens), admin: cfg.admin, accounts: acc}
+	h, err := scim.New(store, a.tokens, scim.WithLogger(cfg.logger), scim.WithHooks(hooks))
 	if err != nil {
 		return nil, err
 	}
+	sender := &events.Consumer{Name: "invite-sender", Store: store, Handle: invites, Transactional: txSend,
+		Lease: cfg.lease, Logger: cfg.logger}
+	go func() {
+		if cfg.inviteDelay > 0 && sleep(ctx, cfg.inviteDelay) != nil {
+			return
+		}
+		if err := sender.Run(ctx); err != nil && ctx.Err() == nil {
+			cfg.logger.ErrorContext(ctx, "hostapp: the invite sender stopped", "err", err)
+		}
+	}()
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", h)
 	mux.HandleFunc("GET /users", a.listUsers)
@@ -59,120 +117,19 @@ func newApp(ctx context.Context, store scim.Store, tokens scim.TokenStore, admin
 	return mux, nil
 }
 
-// load fills the app's table from the users the directory already holds
-// (after a restart on PostgreSQL), oldest first: the oldest owns the
-// company, and seats go in that order.
-func (a *app) load(ctx context.Context, store scim.Store) error {
-	byCreated := scim.AttrPath{Name: "meta", Sub: "created", Type: scim.TypeDateTime}
-	q := scim.Query{SortBy: &byCreated, Keyset: true, Count: 500}
-	for {
-		page, err := store.Query(ctx, "User", q)
-		if err != nil {
-			return fmt.Errorf("hostapp: loading the directory: %w", err)
-		}
-		for _, res := range page.Resources {
-			a.add(scim.UserFromResource(res))
-		}
-		if page.Next == "" {
-			return nil
-		}
-		q.After = page.Next
-	}
+// ownerOnly is the refusal of deactivating or deleting the only owner.
+func ownerOnly(userName, what string) *scim.Error {
+	return &scim.Error{Status: http.StatusConflict, Detail: userName + " is the company's only owner and cannot be " + what + "; make someone else owner first"}
 }
 
-// add puts a user in the table. The caller holds a.mu or is alone.
-func (a *app) add(u *scim.User) *member {
-	m := &member{UserName: u.UserName, Email: u.PrimaryEmail(), Active: u.IsActive()}
-	m.Owner = len(a.users) == 0 // the company's first user owns it
-	if m.Active && a.seats > 0 {
-		m.Licensed, a.seats = true, a.seats-1
+func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, free, err := a.accounts.list(r.Context())
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "listing users", "err", err)
+		http.Error(w, "cannot list users now", http.StatusServiceUnavailable)
+		return
 	}
-	a.users[u.ID] = m
-	return m
-}
-
-func (a *app) hooks() scim.Hooks {
-	return scim.Hooks{
-		AfterCreate: func(ctx context.Context, res *scim.Resource) error {
-			if res.Type != "User" {
-				return nil
-			}
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			m := a.add(scim.UserFromResource(res))
-			a.logger.InfoContext(ctx, "invite sent", "userName", m.UserName, "email", m.Email, "licensed", m.Licensed)
-			return nil
-		},
-		BeforeUpdate: func(ctx context.Context, u *scim.Update) error {
-			if !u.Deactivated() {
-				return nil
-			}
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if m := a.users[u.Old.ID]; m != nil && m.Owner && a.activeOwners() == 1 {
-				return &scim.Error{Status: http.StatusConflict, Detail: m.UserName + " is the company's only owner and cannot be deactivated; make someone else owner first"}
-			}
-			return nil
-		},
-		AfterUpdate: func(ctx context.Context, u *scim.Update) error {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			m := a.users[u.New.ID]
-			if m == nil {
-				return fmt.Errorf("hostapp: no local user for %s", u.New.ID)
-			}
-			switch {
-			case u.Deactivated():
-				m.Active = false
-				if m.Licensed {
-					m.Licensed, a.seats = false, a.seats+1
-					a.logger.InfoContext(ctx, "licence freed", "userName", m.UserName, "free seats", a.seats)
-				}
-			case u.Reactivated():
-				m.Active = true
-				if a.seats > 0 {
-					m.Licensed, a.seats = true, a.seats-1
-				}
-			}
-			m.UserName = scim.UserFromResource(u.New).UserName
-			return nil
-		},
-		BeforeDelete: func(ctx context.Context, res *scim.Resource) error {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if m := a.users[res.ID]; m != nil && m.Owner && m.Active && a.activeOwners() == 1 {
-				return &scim.Error{Status: http.StatusConflict, Detail: m.UserName + " is the company's only owner and cannot be deleted"}
-			}
-			return nil
-		},
-		AfterDelete: func(ctx context.Context, res *scim.Resource) error {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if m := a.users[res.ID]; m != nil && m.Licensed {
-				a.seats++
-			}
-			delete(a.users, res.ID)
-			return nil
-		},
-	}
-}
-
-// activeOwners counts the active owners. The caller holds a.mu.
-func (a *app) activeOwners() int {
-	n := 0
-	for _, m := range a.users {
-		if m.Owner && m.Active {
-			n++
-		}
-	}
-	return n
-}
-
-func (a *app) listUsers(w http.ResponseWriter, _ *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := map[string]any{"freeSeats": a.seats, "users": a.users}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, map[string]any{"freeSeats": free, "users": users})
 }
 
 // adminOnly lets through requests that carry the admin token.
@@ -227,4 +184,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

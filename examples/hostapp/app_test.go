@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/scimkit/scim/memstore"
 )
 
 // call sends a request to the app and decodes a JSON answer.
@@ -51,8 +51,10 @@ const deactivate = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
 // through the admin route, users provisioned through SCIM, and the app's
 // own table following through its hooks.
 func TestHostApp(t *testing.T) {
-	var logs bytes.Buffer
-	h, err := newApp(context.Background(), memstore.New(), memstore.NewTokenStore(), "admin-secret", 2, slog.New(slog.NewTextHandler(&logs, nil)))
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := newApp(ctx, config{admin: "admin-secret", seats: 2, logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -69,7 +71,10 @@ func TestHostApp(t *testing.T) {
 		status, body, _ := call(t, srv, token, http.MethodPost, "/scim/v2/Users", scimUser(name))
 		require.Equal(t, http.StatusCreated, status, "%v", body)
 		ids[name] = body["id"].(string)
-		assert.Contains(t, logs.String(), `msg="invite sent" userName=`+name)
+	}
+	for _, name := range []string{"olivia", "bjensen", "carl"} {
+		assert.Eventually(t, func() bool { return strings.Contains(logs.String(), `msg="invite sent" userName=`+name) },
+			5*time.Second, 5*time.Millisecond, "the invite sender, a consumer of the change feed, invites %s", name)
 	}
 	_, table, _ := call(t, srv, "", http.MethodGet, "/users", "")
 	users := table["users"].(map[string]any)
@@ -105,4 +110,23 @@ func TestHostApp(t *testing.T) {
 	status, _, _ = call(t, srv, second["token"].(string), http.MethodGet, "/scim/v2/Users", "")
 	assert.Equal(t, http.StatusOK, status)
 	assert.NotContains(t, logs.String(), second["token"].(string), "tokens never reach the log")
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's and the test's
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

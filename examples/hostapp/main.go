@@ -1,6 +1,6 @@
 // Command hostapp is an existing application — its own routes, users
 // table and licence seats — that mounts the SCIM handler at /scim/v2 and
-// reacts to provisioning through hooks:
+// follows provisioning:
 //
 //	go run ./examples/hostapp
 //
@@ -9,11 +9,19 @@
 //	curl -sS -X POST -H "Authorization: Bearer $ADMIN" 'http://127.0.0.1:8082/admin/tokens?name=entra'
 //
 // then provision users at http://127.0.0.1:8082/scim/v2 and watch
-// http://127.0.0.1:8082/users: an invite is logged on create, a licence
+// http://127.0.0.1:8082/users: each new user gets an invite, a licence
 // seat is freed on deactivation, and the company's only owner (its first
-// user) cannot be deactivated. With -postgres DSN (or $SCIM_POSTGRES_DSN)
-// the directory and the tokens live in PostgreSQL and survive a restart;
-// the app rebuilds its own table from the directory when it starts.
+// user) cannot be deactivated.
+//
+// In memory (the default) the app's table follows the directory through
+// the handler's hooks, and invites are sent by a durable consumer of the
+// change feed; a restart loses the directory, the feed and the table
+// alike. With -postgres DSN (or $SCIM_POSTGRES_DSN) the directory, the
+// tokens and the app's own tables live in PostgreSQL: accounts and seats
+// are written by in-transaction hooks, so they commit with each SCIM write
+// on any number of replicas, and invites are sent by a transactional
+// consumer, exactly once, even when a process dies between the write and
+// the invite.
 package main
 
 import (
@@ -26,58 +34,58 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/scimkit/scim"
-	"github.com/scimkit/scim/memstore"
-	"github.com/scimkit/scim/postgres"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8082", "address to listen on")
-	seats := flag.Int("seats", 10, "licence seats")
-	dsn := flag.String("postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN for the directory and the tokens (default $SCIM_POSTGRES_DSN; none: in memory)")
-	schema := flag.String("postgres-schema", "hostapp", "PostgreSQL schema of the store's tables")
+	cfg := config{logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	flag.IntVar(&cfg.seats, "seats", 10, "licence seats")
+	dsn := flag.String("postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN for the directory, the tokens and the app's tables (default $SCIM_POSTGRES_DSN; none: in memory)")
+	flag.StringVar(&cfg.schema, "postgres-schema", "hostapp", "PostgreSQL schema of the tables")
+	flag.DurationVar(&cfg.lease, "lease", 30*time.Second, "how long the invite sender holds its lease (another replica takes over that long after its holder dies)")
+	flag.DurationVar(&cfg.inviteDelay, "invite-delay", 0, "hold the invite sender back this long after start (for tests)")
 	flag.Parse()
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	admin := os.Getenv("HOSTAPP_ADMIN_TOKEN")
-	if admin == "" {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg.admin = os.Getenv("HOSTAPP_ADMIN_TOKEN")
+	if cfg.admin == "" {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
-			logger.Error("admin token", "err", err)
+			cfg.logger.Error("admin token", "err", err)
 			os.Exit(1)
 		}
-		admin = hex.EncodeToString(b)
-		fmt.Printf("admin token: %s\n", admin)
+		cfg.admin = hex.EncodeToString(b)
+		fmt.Printf("admin token: %s\n", cfg.admin)
 	}
-	var store scim.Store = memstore.New()
-	var tokens scim.TokenStore = memstore.NewTokenStore()
 	if *dsn != "" {
 		pool, err := pgxpool.New(ctx, *dsn)
 		if err != nil {
-			logger.Error("connecting to PostgreSQL", "err", err)
+			cfg.logger.Error("connecting to PostgreSQL", "err", err)
 			os.Exit(1)
 		}
 		defer pool.Close()
-		pg, err := postgres.New(ctx, pool, postgres.WithSchema(*schema))
-		if err != nil {
-			logger.Error("opening the PostgreSQL store", "err", err)
-			os.Exit(1)
-		}
-		store, tokens = pg, pg
+		cfg.pool = pool
 	}
-	h, err := newApp(ctx, store, tokens, admin, *seats, logger)
+	h, err := newApp(ctx, cfg)
 	if err != nil {
-		logger.Error("setup", "err", err)
+		cfg.logger.Error("setup", "err", err)
 		os.Exit(1)
 	}
 	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	logger.Info("serving", "app", "http://"+*addr+"/users", "scim", "http://"+*addr+"/scim/v2")
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	cfg.logger.Info("serving", "app", "http://"+*addr+"/users", "scim", "http://"+*addr+"/scim/v2")
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		logger.Error("server stopped", "err", err)
+		cfg.logger.Error("server stopped", "err", err)
 		os.Exit(1)
 	}
 }
