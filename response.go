@@ -111,6 +111,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Detail != "" {
 		body["detail"] = e.Detail
 	}
+	setRetryAfter(w.Header(), e.Status)
 	writeJSON(w, e.Status, body)
 }
 
