@@ -21,10 +21,22 @@ import (
 // before hook may run more than once for one request: it must not have
 // side effects.
 //
-// An after hook runs exactly once for each successful write, with what
-// the store holds, and never for a failed one. Its error cannot undo the
-// write: it is logged with the request's context and the client still
-// gets its success.
+// An after hook runs at most once for each successful write, in the
+// process that wrote, with what the store holds, and never for a failed
+// one. It runs after the store has committed the write, so a process that
+// crashes or is killed before or while it runs never runs it, and nothing
+// runs it later: the identity provider's retry of the request finds the
+// write done (a 409 for a create) and runs no hook either. Its error
+// cannot undo the write: it is logged with the request's context and the
+// client still gets its success.
+//
+// So an after hook suits effects a host can afford to lose or repairs by
+// itself (a cache, a notification). An effect that must not be lost reads
+// the store's change feed instead (ChangeFeed; events.Consumer receives
+// every committed write at least once, across crashes, restarts and
+// replicas, and exactly once when it is Transactional on PostgreSQL); a
+// write to the host's own tables that must commit with the directory's
+// runs inside the write's transaction (postgres.WithTxHook: atomic).
 //
 // Every write path runs them: POST, PUT, PATCH (the generic path and a
 // store's MembershipPatcher), DELETE, and the membership changes a delete

@@ -68,7 +68,7 @@ func (l *hookLog) hooks() scim.Hooks {
 	}
 }
 
-// TestAfterHooksOncePerWrite: after hooks run exactly once for each
+// TestAfterHooksOncePerWrite: after hooks run once for each
 // successful write, on every path, and never for a failed one.
 func TestAfterHooksOncePerWrite(t *testing.T) {
 	for _, native := range []bool{true, false} {
