@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,7 @@ type feed struct {
 	recorded  atomic.Uint64 // changes this process recorded, for pruning
 	pruning   atomic.Bool   // a prune runs
 	lastPrune atomic.Int64  // unix nanoseconds of the last prune
-	notifying atomic.Bool   // a NOTIFY is due
+	sequencing atomic.Bool  // a run of the sequencer is due
 }
 
 func newFeed() feed {
@@ -65,33 +66,30 @@ func (s *Store) Close() {
 	s.background.Wait()
 }
 
-// How a change's number and horizon make the feed safe to tail.
+// How the feed stays safe to tail.
 //
-// A writer draws its change's number from change_seq while it holds the
-// locks of the rows it wrote, and only then, in a later statement (whose
-// snapshot is taken after the number was drawn), records the change with
-// horizon = that snapshot's xmax: every transaction that had drawn a
-// smaller number had an id below horizon (it wrote its rows, which gave it
-// an id, before it drew). Numbers are drawn in one order and committed in
-// another, so a reader that read number n must never later find n-1: it
-// reads changes in number order and stops at the first whose horizon is
-// above its own snapshot's xmin, the oldest transaction still running.
-// Below that, every transaction that could hold a smaller number has
-// ended: its change is visible, or it will never be. Changes of one
-// resource come in commit order, since each writer draws while holding
-// the resource's row lock.
+// A writer records its change in its own transaction, with a number (seq)
+// drawn while it holds the locks of the rows it wrote, so that the
+// changes of one resource are numbered in the order they commit. But
+// numbers drawn by concurrent transactions commit in another order than
+// they were drawn: a reader that read number n could later find n-1
+// committed, and skip it. So readers do not read by seq: the sequencer
+// gives each committed change its position (pos), in one transaction at
+// a time (under an advisory lock), in seq order, after the positions
+// given before. A position is visible only once its change is, and no
+// later sequencer run gives a smaller one: a reader that read position p
+// never finds a change before p later. Changes of one resource keep their
+// order: the later one commits after the earlier, so whenever the later
+// is visible to the sequencer the earlier is too.
 //
-// The cost: a change is held back until the transactions that were
-// running when it was recorded have ended — usually a few milliseconds; a
-// transaction that stays open anywhere in the cluster (with an id) holds
-// the feed back, never makes it skip.
-
-// horizonSQL is the horizon of a change recorded by the statement it is
-// part of.
-const horizonSQL = `pg_snapshot_xmax(pg_current_snapshot())::text::bigint`
+// The sequencer runs in the background of the process that wrote, a
+// millisecond after its commit (one run for the writes of that
+// millisecond), and sends the NOTIFY that wakes waiters; readers run it
+// when they find committed changes without a position (say, when the
+// process that wrote them died first).
 
 // changeColumns are the columns a change's row is written with, after
-// tenant, seq and horizon.
+// tenant.
 const changeColumns = `at, type, id, external_id, op, activated, deactivated, cascade, added, removed, attributes, version, principal, request_id, txn`
 
 // changeArgs returns the values of changeColumns for c, at at.
@@ -107,63 +105,60 @@ func changeArgs(c scim.Change, at time.Time) []any {
 		c.Added, c.Removed, c.Attributes, version, c.Principal, c.RequestID, c.Txn}
 }
 
-// insertChangeSQL records a change whose number is seq (a SQL
-// expression), with the parameters $1 tenant and then changeArgs'. A
-// change without a version gets the resource's, if it still exists: a
-// create sent in one batch with its row does not know it.
-func (s *Store) insertChangeSQL(seq string) string {
-	return `INSERT INTO ` + s.t("changes") + ` (tenant, seq, horizon, ` + changeColumns + `)
-		VALUES ($1, ` + seq + `, ` + horizonSQL + `, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12::text[],
-			coalesce($13, (SELECT version FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = $3 AND id = $4)), $14, $15, $16)`
+// insertChangesSQL records n changes, with the parameters $1 tenant and
+// then changeArgs' of each. A change without a version gets the
+// resource's, if it still exists: a create sent in one batch with its row
+// does not know it.
+func (s *Store) insertChangesSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `) VALUES `)
+	for i := range n {
+		p := func(k int) string { return "$" + strconv.Itoa(2+15*i+k) }
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `($1, %s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[],
+			coalesce(%s, (SELECT version FROM %s WHERE tenant = $1 AND type = %s AND id = %s)), %s, %s, %s)`,
+			p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), s.t("resources"), p(1), p(2), p(12), p(13), p(14))
+	}
+	return b.String()
 }
 
-// seqLiteral is the change sequence's name as a SQL string literal, for
-// nextval and currval.
-func (s *Store) seqLiteral() string {
-	return "'" + strings.ReplaceAll(s.t("change_seq"), "'", "''") + "'"
+// changesArgs returns the parameters of insertChangesSQL.
+func (s *Store) changesArgs(tenant string, changes []scim.Change) []any {
+	at := s.now()
+	args := make([]any, 0, 1+15*len(changes))
+	args = append(args, tenant)
+	for _, c := range changes {
+		args = append(args, changeArgs(c, at)...)
+	}
+	return args
 }
 
-// queueChange adds to b the two statements that record c: drawing its
-// number, then (in a snapshot taken after) writing its row. The caller
-// has locked what c is about.
+// queueChange adds to b the statement that records c; the statements
+// before it have locked what c is about.
 func (s *Store) queueChange(b *pgx.Batch, tenant string, c scim.Change) {
-	b.Queue(`SELECT nextval(` + s.seqLiteral() + `)`)
-	b.Queue(s.insertChangeSQL(`currval(`+s.seqLiteral()+`)`), append([]any{tenant}, changeArgs(c, s.now())...)...)
+	b.Queue(s.insertChangesSQL(1), s.changesArgs(tenant, []scim.Change{c})...)
 }
 
 // record writes the changes of a write in its transaction, after the
-// write took its locks: one round trip for one change, two for more.
+// write took its locks: one statement.
 func (s *Store) record(ctx context.Context, tx pgx.Tx, tenant string, changes ...scim.Change) error {
 	if s.feed.off || len(changes) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	if len(changes) == 1 {
-		s.queueChange(b, tenant, changes[0])
-		return tx.SendBatch(ctx, b).Close()
-	}
-	rows, err := tx.Query(ctx, `SELECT nextval(`+s.seqLiteral()+`) FROM generate_series(1, $1)`, len(changes))
-	if err != nil {
-		return err
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return err
-	}
-	at := s.now()
-	for i, c := range changes {
-		b.Queue(s.insertChangeSQL(fmt.Sprintf("%d", seqs[i])), append([]any{tenant}, changeArgs(c, at)...)...)
-	}
-	return tx.SendBatch(ctx, b).Close()
+	_, err := tx.Exec(ctx, s.insertChangesSQL(len(changes)), s.changesArgs(tenant, changes)...)
+	return err
 }
 
-// committed runs after a write that recorded n changes committed: it
-// wakes the feed's waiters in every process, and prunes now and then.
+// committed runs after a write that recorded n changes committed: it has
+// them sequenced (which wakes the feed's waiters in every process), and
+// prunes now and then.
 func (s *Store) committed(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}
-	s.notify()
+	s.sequenceSoon()
 	every := uint64(max(1, min(s.feed.retention.MaxCount/4, 1000)))
 	total := s.feed.recorded.Add(uint64(n))
 	stale := time.Since(time.Unix(0, s.feed.lastPrune.Load())) > max(time.Minute, s.feed.retention.MaxAge/100)
@@ -172,29 +167,52 @@ func (s *Store) committed(n int) {
 	}
 }
 
-// channel is the LISTEN/NOTIFY channel of the store's feed.
-func (s *Store) channel() string { return pgx.Identifier{"scimkit_changes:" + s.schemaName}.Sanitize() }
-
-// notify sends one NOTIFY for the writes that committed meanwhile, from a
-// goroutine of its own and outside any write's transaction (a NOTIFY in
-// the transaction would serialise every writer's commit on the database's
-// notification lock).
-func (s *Store) notify() {
-	if !s.feed.notifying.CompareAndSwap(false, true) {
-		return // one is due: it is sent after this write committed
+// sequenceSoon runs the sequencer in the background for the writes that
+// commit meanwhile, unless a run is due.
+func (s *Store) sequenceSoon() {
+	if !s.feed.sequencing.CompareAndSwap(false, true) {
+		return // one is due: it runs after this write committed
 	}
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		time.Sleep(time.Millisecond) // let more writes join this one
-		s.feed.notifying.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		time.Sleep(time.Millisecond) // let more writes join this run
+		s.feed.sequencing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := s.pool.Exec(ctx, `NOTIFY `+s.channel()); err != nil {
-			s.logger.WarnContext(ctx, "postgres: change feed notification failed; waiters wake on their own", "err", err)
+		if _, err := s.sequence(ctx); err != nil {
+			s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
 		}
 	}()
 }
+
+// sequence gives the committed changes without a position theirs, in seq
+// order, and wakes the waiters if it gave any. It reports how many.
+func (s *Store) sequence(ctx context.Context) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "scimkit/postgres:feed:"+s.schemaName); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `WITH base AS (
+				SELECT greatest((SELECT max(pos) FROM `+s.t("changes")+`), (SELECT pos FROM `+s.t("changes_pruned")+`), 0) AS pos),
+			todo AS (
+				SELECT tenant, seq, row_number() OVER (ORDER BY seq) AS n FROM `+s.t("changes")+` WHERE pos IS NULL)
+			UPDATE `+s.t("changes")+` c SET pos = base.pos + todo.n
+			FROM todo, base WHERE c.tenant = todo.tenant AND c.seq = todo.seq`)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n > 0 {
+			_, err = tx.Exec(ctx, `NOTIFY `+s.channel()) // delivered at commit
+		}
+		return err
+	})
+	return n, wrap(ctx, "sequence changes", err)
+}
+
+// channel is the LISTEN/NOTIFY channel of the store's feed.
+func (s *Store) channel() string { return pgx.Identifier{"scimkit_changes:" + s.schemaName}.Sanitize() }
 
 // pruneInBackground prunes unless a prune runs.
 func (s *Store) pruneInBackground() {
@@ -223,21 +241,22 @@ func (s *Store) Prune(ctx context.Context) error {
 	s.feed.lastPrune.Store(time.Now().UnixNano())
 	_, err := s.pool.Exec(ctx, `WITH cut AS (
 			SELECT greatest(
-				(SELECT seq FROM `+s.t("changes")+` ORDER BY seq DESC OFFSET $1 LIMIT 1),
-				(SELECT max(seq) FROM `+s.t("changes")+` WHERE seq < coalesce(
-					(SELECT seq FROM `+s.t("changes")+` WHERE at >= $2 ORDER BY seq LIMIT 1), 9223372036854775807))) AS seq),
+				(SELECT pos FROM `+s.t("changes")+` WHERE pos IS NOT NULL ORDER BY pos DESC OFFSET $1 LIMIT 1),
+				(SELECT max(pos) FROM `+s.t("changes")+` WHERE pos < coalesce(
+					(SELECT pos FROM `+s.t("changes")+` WHERE pos IS NOT NULL AND at >= $2 ORDER BY pos LIMIT 1),
+					(SELECT max(pos) + 1 FROM `+s.t("changes")+`)))) AS pos),
 		gone AS (
-			DELETE FROM `+s.t("changes")+` WHERE seq <= (SELECT seq FROM cut) RETURNING seq)
-		UPDATE `+s.t("changes_pruned")+` SET seq = greatest(seq, (SELECT max(seq) FROM gone))
+			DELETE FROM `+s.t("changes")+` WHERE pos <= (SELECT pos FROM cut) RETURNING pos)
+		UPDATE `+s.t("changes_pruned")+` SET pos = greatest(pos, (SELECT max(pos) FROM gone))
 		WHERE EXISTS (SELECT 1 FROM gone)`,
 		s.feed.retention.MaxCount, s.now().Add(-s.feed.retention.MaxAge))
 	return wrap(ctx, "prune changes", err)
 }
 
 // Changes implements scim.ChangeFeed: the changes after q.After, of the
-// context's tenant or (q.AllTenants) of all, in order, up to the first
-// that a transaction still running could precede (see the comment on
-// horizonSQL).
+// context's tenant or (q.AllTenants) of all, in the order the sequencer
+// gave them positions. When it finds fewer than asked and committed
+// changes wait for a position, it runs the sequencer and reads again.
 func (s *Store) Changes(ctx context.Context, q scim.ChangeQuery) ([]scim.Change, error) {
 	if s.feed.off {
 		return nil, errFeedOff
@@ -253,54 +272,65 @@ func (s *Store) Changes(ctx context.Context, q scim.ChangeQuery) ([]scim.Change,
 	if limit <= 0 {
 		limit = defaultChangePage
 	}
-	where := `c.seq > $1 AND c.tenant = $3`
+	out, pending, err := s.readChanges(ctx, int64(after), limit, q)
+	if err == nil && pending && len(out) < limit {
+		if _, err = s.sequence(ctx); err == nil {
+			out, _, err = s.readChanges(ctx, int64(after), limit, q)
+		}
+	}
+	return out, err
+}
+
+// readChanges reads one page of sequenced changes after after, and
+// whether committed changes wait for a position.
+func (s *Store) readChanges(ctx context.Context, after int64, limit int, q scim.ChangeQuery) ([]scim.Change, bool, error) {
+	where := `c.pos > $1 AND c.tenant = $3`
 	if q.AllTenants {
-		where = `c.seq > $1 AND $3::text IS NOT NULL`
+		where = `c.pos > $1 AND $3::text IS NOT NULL`
 	}
 	rows, err := s.pool.Query(ctx, `WITH p AS (
-			SELECT seq AS pruned, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-				(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM `+s.t("change_seq")+`) AS last
+			SELECT pos AS pruned,
+				greatest(pos, (SELECT max(pos) FROM `+s.t("changes")+`)) AS last,
+				EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL) AS pending
 			FROM `+s.t("changes_pruned")+`)
-		SELECT p.pruned, p.xmin, p.last, c.seq, c.horizon, coalesce(c.tenant, ''), coalesce(c.at, 'epoch'),
+		SELECT p.pruned, p.last, p.pending, c.pos, coalesce(c.tenant, ''), coalesce(c.at, 'epoch'),
 			coalesce(c.type, ''), coalesce(c.id, ''), c.external_id, coalesce(c.op, ''), coalesce(c.activated, false),
 			coalesce(c.deactivated, false), coalesce(c.cascade, false), c.added, c.removed, c.attributes, c.version,
 			coalesce(c.principal, ''), coalesce(c.request_id, ''), coalesce(c.txn, '')
 		FROM p LEFT JOIN LATERAL (
-			SELECT * FROM `+s.t("changes")+` c WHERE `+where+` ORDER BY c.seq LIMIT $2) c ON true
-		ORDER BY c.seq`, int64(after), limit, scim.TenantFrom(ctx))
+			SELECT * FROM `+s.t("changes")+` c WHERE `+where+` ORDER BY c.pos LIMIT $2) c ON true
+		ORDER BY c.pos`, after, limit, scim.TenantFrom(ctx))
 	if err != nil {
-		return nil, wrap(ctx, "read changes", err)
+		return nil, false, wrap(ctx, "read changes", err)
 	}
 	defer rows.Close()
-	var out []scim.Change
-	held := false
+	var (
+		out     []scim.Change
+		pending bool
+	)
 	for rows.Next() {
 		var (
-			pruned, xmin, last int64
-			seq, horizon       *int64
-			c                  changeRow
+			pruned, last int64
+			pos          *int64
+			c            changeRow
 		)
-		if err := rows.Scan(&pruned, &xmin, &last, &seq, &horizon, &c.tenant, &c.at, &c.typ, &c.id, &c.externalID, &c.op,
+		if err := rows.Scan(&pruned, &last, &pending, &pos, &c.tenant, &c.at, &c.typ, &c.id, &c.externalID, &c.op,
 			&c.activated, &c.deactivated, &c.cascade, &c.added, &c.removed, &c.attributes, &c.version, &c.principal, &c.requestID, &c.txn); err != nil {
-			return nil, wrap(ctx, "read changes", err)
+			return nil, false, wrap(ctx, "read changes", err)
 		}
 		switch {
-		case int64(after) > last:
-			return nil, fmt.Errorf("postgres: position %q is ahead of the feed: %w", q.After, scim.ErrInvalidPosition)
-		case after != 0 && int64(after) < pruned:
-			return nil, fmt.Errorf("postgres: position %q: %w", q.After, scim.ErrPositionExpired)
-		case seq == nil || held:
-			continue
-		case *horizon > xmin:
-			held = true // a transaction that may precede it still runs
-			continue
+		case after > last:
+			return nil, false, fmt.Errorf("postgres: position %q is ahead of the feed: %w", scim.FormatPosition(uint64(after)), scim.ErrInvalidPosition)
+		case after != 0 && after < pruned:
+			return nil, false, fmt.Errorf("postgres: position %q: %w", scim.FormatPosition(uint64(after)), scim.ErrPositionExpired)
+		case pos != nil:
+			out = append(out, c.change(uint64(*pos)))
 		}
-		out = append(out, c.change(uint64(*seq)))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap(ctx, "read changes", err)
+		return nil, false, wrap(ctx, "read changes", err)
 	}
-	return out, nil
+	return out, pending, nil
 }
 
 // changeRow is a row of the changes table as Changes scans it.
@@ -312,9 +342,9 @@ type changeRow struct {
 	added, removed, attributes                     []string
 }
 
-func (r changeRow) change(seq uint64) scim.Change {
+func (r changeRow) change(pos uint64) scim.Change {
 	c := scim.Change{
-		Position: scim.FormatPosition(seq), Tenant: r.tenant, Type: r.typ, ID: r.id, Op: scim.ChangeOp(r.op),
+		Position: scim.FormatPosition(pos), Tenant: r.tenant, Type: r.typ, ID: r.id, Op: scim.ChangeOp(r.op),
 		Activated: r.activated, Deactivated: r.deactivated, Cascade: r.cascade,
 		Added: r.added, Removed: r.removed, Attributes: r.attributes,
 		Principal: r.principal, RequestID: r.requestID, Txn: r.txn, Time: utc(r.at),
@@ -328,10 +358,10 @@ func (r changeRow) change(seq uint64) scim.Change {
 	return c
 }
 
-// WaitChanges implements scim.ChangeFeed. When a change after the
-// position is recorded but held back (see Changes), it returns after a
-// short pause; when none is, it waits for the NOTIFY writers send after
-// they commit, on a connection of the pool it holds meanwhile.
+// WaitChanges implements scim.ChangeFeed: it returns at once when a
+// change after the position has one, after running the sequencer when
+// committed changes wait for a position, and else waits for the NOTIFY
+// the sequencer sends, on a connection of the pool it holds meanwhile.
 func (s *Store) WaitChanges(ctx context.Context, after string) error {
 	if s.feed.off {
 		return errFeedOff
@@ -359,25 +389,17 @@ func (s *Store) WaitChanges(ctx context.Context, after string) error {
 			_ = conn.Conn().Close(context.Background())
 		}
 	}()
-	var next *int64
-	var ready bool
-	err = conn.QueryRow(ctx, `SELECT seq, horizon <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-		FROM `+s.t("changes")+` WHERE seq > $1 ORDER BY seq LIMIT 1`, int64(n)).Scan(&next, &ready)
-	switch {
-	case err == nil && ready:
-		return nil
-	case err == nil:
-		// Held back until older transactions end: no NOTIFY says when.
-		t := time.NewTimer(5 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	case !isNoRows(err):
+	var ready, pending bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1),
+		EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n)).Scan(&ready, &pending); err != nil {
 		return wrap(ctx, "wait for changes", err)
+	}
+	switch {
+	case ready:
+		return nil
+	case pending:
+		_, err := s.sequence(ctx)
+		return err
 	}
 	if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -388,36 +410,20 @@ func (s *Store) WaitChanges(ctx context.Context, after string) error {
 	return nil
 }
 
-// Head implements scim.ChangeFeed: the newest position, once every
-// transaction that could hold a change up to it has ended, so that a
-// reader that calls Head, then lists the resources, then reads the
-// changes after the position misses nothing.
+// Head implements scim.ChangeFeed: the newest position, once every change
+// committed so far has one, so that a reader that calls Head, then lists
+// the resources, then reads the changes after the position misses
+// nothing (a write still running then gets a later position).
 func (s *Store) Head(ctx context.Context) (string, error) {
 	if s.feed.off {
 		return "", errFeedOff
 	}
-	var last, horizon int64
-	if err := s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM `+s.t("change_seq")).Scan(&last); err != nil {
-		return "", wrap(ctx, "read the feed's head", err)
+	if _, err := s.sequence(ctx); err != nil {
+		return "", err
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT `+horizonSQL).Scan(&horizon); err != nil {
+	var last int64
+	if err := s.pool.QueryRow(ctx, `SELECT greatest(pos, (SELECT max(pos) FROM `+s.t("changes")+`)) FROM `+s.t("changes_pruned")).Scan(&last); err != nil {
 		return "", wrap(ctx, "read the feed's head", err)
-	}
-	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
-		var ended bool
-		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1`, horizon).Scan(&ended); err != nil {
-			return "", wrap(ctx, "read the feed's head", err)
-		}
-		if ended {
-			break
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return "", ctx.Err()
-		}
 	}
 	if last == 0 {
 		return "", nil

@@ -236,14 +236,15 @@ type patchOutcome struct {
 // ids, values, folded values), the expected version, MustBeMembers, the
 // ids to remove and the new lastModified; and, withChange, the change's
 // time, principal, request id and transaction id (it records the change
-// if the members changed, with the number the batch drew before it).
+// if the members changed; its number is drawn under the Group's lock,
+// which the batch took before).
 func (s *Store) patchSQL(withChange bool) string {
 	change := ``
 	if withChange {
 		change = `,
 		chg AS (
-			INSERT INTO ` + s.t("changes") + ` (tenant, seq, horizon, ` + changeColumns + `)
-			SELECT $1, currval(` + s.seqLiteral() + `), ` + horizonSQL + `, $12, 'Group', $2, (SELECT external_id FROM g),
+			INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `)
+			SELECT $1, $12, 'Group', $2, (SELECT external_id FROM g),
 				'patch', false, false, false, ARRAY(SELECT member_id FROM ins ORDER BY member_id), ARRAY(SELECT member_id FROM del ORDER BY member_id),
 				ARRAY['members'], upd.version, $13, $14, $15
 			FROM upd)`
@@ -310,10 +311,6 @@ func (s *Store) patchMembersOnce(ctx context.Context, q batcher, tenant, id stri
 	batch.Queue(`SELECT 1 FROM `+s.t("resources")+` WHERE tenant = $1 AND type = 'Group' AND id = $2 FOR NO KEY UPDATE`, tenant, id)
 	args := []any{tenant, id, ids, hints, folded, values, foldedValues, expectedVersion, change.MustBeMembers, remove, change.LastModified}
 	if !s.feed.off {
-		// The change's number, drawn under the Group's lock and before
-		// the statement that records it takes its snapshot (see Changes);
-		// unused when nothing changes.
-		batch.Queue(`SELECT nextval(` + s.seqLiteral() + `)`)
 		c := scim.ChangeFor(ctx, scim.ChangePatch, &scim.Resource{Type: groupType, ID: id})
 		args = append(args, s.now(), c.Principal, c.RequestID, c.Txn)
 	}

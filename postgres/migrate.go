@@ -94,17 +94,17 @@ CREATE INDEX tokens_tenant ON S.tokens (tenant, created_at, id);
 		}},
 		{version: 3, sql: func(s string) string {
 			// The change feed (scim.ChangeFeed, changes.go; consumers in
-			// ledger.go): one row per
-			// change, numbered by change_seq; horizon is the xmax of a
-			// snapshot the writer took after it drew its number (see
-			// Changes). changes_pruned holds the last number retention
-			// dropped.
+			// ledger.go): one row per change. A writer numbers its change
+			// (seq, drawn under the write's row locks); the sequencer
+			// gives committed changes their position (pos) in the order
+			// they are read. changes_pruned holds the last position
+			// retention dropped.
 			return strings.ReplaceAll(`
 CREATE SEQUENCE S.change_seq AS bigint;
 CREATE TABLE S.changes (
 	tenant      text NOT NULL,
-	seq         bigint NOT NULL,
-	horizon     bigint NOT NULL,
+	seq         bigint NOT NULL DEFAULT nextval('S.change_seq'),
+	pos         bigint,
 	at          timestamptz NOT NULL,
 	type        text NOT NULL,
 	id          text NOT NULL,
@@ -122,12 +122,14 @@ CREATE TABLE S.changes (
 	txn         text NOT NULL,
 	PRIMARY KEY (tenant, seq)
 );
-CREATE UNIQUE INDEX changes_seq ON S.changes (seq);
+CREATE UNIQUE INDEX changes_pos ON S.changes (pos);
+CREATE INDEX changes_tenant_pos ON S.changes (tenant, pos);
+CREATE INDEX changes_unsequenced ON S.changes (seq) WHERE pos IS NULL;
 CREATE TABLE S.changes_pruned (
 	one boolean PRIMARY KEY DEFAULT true CHECK (one),
-	seq bigint NOT NULL
+	pos bigint NOT NULL
 );
-INSERT INTO S.changes_pruned (seq) VALUES (0);
+INSERT INTO S.changes_pruned (pos) VALUES (0);
 
 -- Durable consumers of the feed (scim.ConsumerLedger): a position and a
 -- lease each, per tenant.
