@@ -249,7 +249,7 @@ func TestConsumerResynchronisesAnExpiredPosition(t *testing.T) {
 			c := &events.Consumer{Name: "index", Store: s, Logger: quiet,
 				Handle: func(_ context.Context, ch scim.Change) error { rec.add(ch); return nil }}
 			runUntil(t, c, func() bool { return rec.count() == 1 })
-			createUsers(t, s, "x", 40) // the consumer is not running: it falls behind retention
+			createUsers(t, s, "x", 40)            // the consumer is not running: it falls behind retention
 			if p, ok := s.(*postgres.Store); ok { // prune what retention no longer keeps, now
 				_, err := p.Head(context.Background())
 				require.NoError(t, err)

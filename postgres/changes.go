@@ -50,10 +50,10 @@ type feed struct {
 	off       bool
 	retention scim.Retention
 
-	recorded  atomic.Uint64 // changes this process recorded, for pruning
-	pruning   atomic.Bool   // a prune runs
-	lastPrune atomic.Int64  // unix nanoseconds of the last prune
-	sequencing atomic.Bool  // a run of the sequencer is due
+	recorded   atomic.Uint64 // changes this process recorded, for pruning
+	pruning    atomic.Bool   // a prune runs
+	lastPrune  atomic.Int64  // unix nanoseconds of the last prune
+	sequencing atomic.Bool   // a run of the sequencer is due
 }
 
 func newFeed() feed {
