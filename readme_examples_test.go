@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/elimity-com/scim/schema"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/events"
 	"github.com/scimkit/scim/memstore"
 	"github.com/scimkit/scim/postgres"
 )
@@ -250,3 +252,50 @@ func normalize(s string) string {
 	}
 	return strings.Join(out, "\n") + "\n"
 }
+
+// Example_consumer is the README's "The change feed and durable consumers".
+func Example_consumer() {
+	store := memstore.New()
+	sent := make(chan string, 1)
+	sendInvite := func(ctx context.Context, id string) error { sent <- id; return nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	inviter := &events.Consumer{
+		Name:  "invite-sender",
+		Store: store, // memstore or postgres: both keep a feed
+		Handle: func(ctx context.Context, c scim.Change) error {
+			if c.Op != scim.ChangeCreate || c.Type != "User" {
+				return nil
+			}
+			return sendInvite(ctx, c.ID) // idempotent: a change may come twice
+		},
+	}
+	go inviter.Run(ctx) // on every replica: one of them runs it at a time
+
+	_, _ = store.Create(ctx, &scim.Resource{Type: "User", ID: "u1", Attributes: map[string]any{"userName": "ada"}})
+	fmt.Println(<-sent)
+	// Output: u1
+}
+
+// readmeTxHook is the README's "In-transaction hooks on PostgreSQL".
+func readmeTxHook(ctx context.Context, pool *pgxpool.Pool) (*postgres.Store, error) {
+	store, err := postgres.New(ctx, pool, postgres.WithTxHook(
+		func(ctx context.Context, tx pgx.Tx, w postgres.TxWrite) error {
+			if w.Change.Op != scim.ChangeCreate || w.Change.Type != "User" {
+				return nil
+			}
+			tag, err := tx.Exec(ctx, `UPDATE seats SET used = used + 1 WHERE used < total`)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return &scim.Error{Status: http.StatusForbidden, Detail: "no licence seat is left"}
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO accounts (scim_id) VALUES ($1)`, w.Change.ID)
+			return err
+		}))
+	return store, err
+}
+
+var _ = readmeTxHook

@@ -238,7 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p, err := h.auth.Authenticate(r)
-	if errors.Is(err, ErrAuthUnavailable) {
+	if errors.Is(err, ErrAuthUnavailable) || errors.Is(err, ErrUnavailable) {
 		w.Header().Set("Retry-After", "5")
 		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Detail: "authentication is unavailable; retry later", Err: err})
 		return

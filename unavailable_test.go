@@ -195,3 +195,15 @@ func TestDeadlineIs503WithRetryAfter(t *testing.T) {
 	requireError(t, resp, http.StatusServiceUnavailable, "")
 	assert.Equal(t, "5", resp.header.Get("Retry-After"))
 }
+
+// TestAuthenticatorUnavailableIs503: an Authenticator that cannot reach
+// its own database says so with ErrUnavailable, as a store does.
+func TestAuthenticatorUnavailableIs503(t *testing.T) {
+	auth := scim.AuthenticatorFunc(func(*http.Request) (scim.Principal, error) {
+		return scim.Principal{}, fmt.Errorf("tokens table: %w", scim.ErrUnavailable)
+	})
+	s := newServerWithAuth(t, memstore.New(), auth)
+	resp := s.do(http.MethodGet, "/Users", nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.status, resp.raw)
+	require.NotEmpty(t, resp.header.Get("Retry-After"))
+}
