@@ -69,6 +69,7 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 		return err
 	}
 	if h.hooks.AfterCreate != nil {
+		ctx := afterContext(ctx)
 		h.logAfter(ctx, "AfterCreate", h.hooks.AfterCreate(ctx, stored.Clone()))
 	}
 	h.afterMembers(ctx, members)

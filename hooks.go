@@ -39,10 +39,32 @@ import (
 // runs inside the write's transaction (postgres.WithTxHook: atomic).
 //
 // Every write path runs them: POST, PUT, PATCH (the generic path and a
-// store's MembershipPatcher), DELETE, and the membership changes a delete
-// causes in the Groups that held the deleted resource.
+// store's MembershipPatcher), DELETE, the membership changes a delete
+// causes in the Groups that held the deleted resource, and each operation
+// of a /Bulk request.
+//
+// Hooks run in the request's goroutine, in this order: the before hooks,
+// the store write, the after hooks, and then the response. The client
+// gets its answer only once the after hooks have returned, so a slow one
+// delays it (and an identity provider that gives up waiting retries a
+// write that is done); work that takes long belongs to a consumer of the
+// change feed.
+//
+// Contexts: a before hook gets the request's context, which net/http
+// cancels when the client hangs up (once the request's body has been
+// read) and which ends at the request's deadline, if the server sets one;
+// a hook that waits on something should honour it, and the write is
+// abandoned then. An after hook gets a context with the request's values
+// (RequestIDFrom, PrincipalFrom, TenantFrom) that is never cancelled and
+// has no deadline: the write has committed, and a client that hangs up
+// does not cut its effects short. A host that must bound an after hook
+// sets its own timeout.
 type Hooks struct {
-	// BeforeCreate sees a new resource before it is stored.
+	// BeforeCreate sees a new resource before it is stored. Its ID is
+	// already set to the id it will be stored under, the one the
+	// response, its Location and the after hooks carry, so that a host may
+	// key its own records by it. The hook may change Attributes; ID, Type
+	// and Meta are the handler's.
 	BeforeCreate func(ctx context.Context, res *Resource) error
 	// AfterCreate sees the stored resource.
 	AfterCreate func(ctx context.Context, res *Resource) error
@@ -116,6 +138,15 @@ func (h *Handler) hasMemberHooks() bool {
 	return h.hooks.BeforeMembers != nil || h.hooks.AfterMembers != nil
 }
 
+// afterContext returns the context after hooks run with: ctx's values,
+// without its cancellation and deadline, since the write has committed.
+func afterContext(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx // never cancelled already
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // logAfter logs the error of an after hook: the write it follows stands.
 func (h *Handler) logAfter(ctx context.Context, hook string, err error) {
 	if err != nil {
@@ -171,6 +202,7 @@ func (h *Handler) afterMembers(ctx context.Context, m *Membership) {
 	if h.hooks.AfterMembers == nil || len(m.Added) == 0 && len(m.Removed) == 0 {
 		return
 	}
+	ctx = afterContext(ctx)
 	h.logAfter(ctx, "AfterMembers", h.hooks.AfterMembers(ctx, m))
 }
 
@@ -202,6 +234,7 @@ func (h *Handler) beforeUpdate(ctx context.Context, rt *resourceType, old, res *
 
 // afterUpdate runs the after hooks of a successful update.
 func (h *Handler) afterUpdate(ctx context.Context, p pendingUpdate, stored *Resource) {
+	ctx = afterContext(ctx)
 	if p.update && h.hooks.AfterUpdate != nil {
 		h.logAfter(ctx, "AfterUpdate", h.hooks.AfterUpdate(ctx, &Update{Old: p.old, New: stored.Clone()}))
 	}
@@ -255,6 +288,7 @@ func (h *Handler) beforeDelete(ctx context.Context, rt *resourceType, old *Resou
 
 // afterDelete runs the after hooks of a successful delete.
 func (h *Handler) afterDelete(ctx context.Context, old *Resource, cascade []*Membership) {
+	ctx = afterContext(ctx)
 	if h.hooks.AfterDelete != nil {
 		h.logAfter(ctx, "AfterDelete", h.hooks.AfterDelete(ctx, old))
 	}
