@@ -340,10 +340,10 @@ func (h *Handler) runBulkOp(outer *request, p Principal, op *bulkOp, created map
 	if err != nil {
 		out := bulkError(op, h.reported(r, err))
 		status, _ := strconv.Atoi(out["status"].(string))
-		h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), status, time.Since(start))
+		h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), status, time.Since(start), inner.afterFailed)
 		return out
 	}
-	h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), w.status, time.Since(start))
+	h.logWrite(r.Context(), op.method, typ, writtenID(w, segs), w.status, time.Since(start), inner.afterFailed)
 	out := map[string]any{"method": op.method, "status": strconv.Itoa(w.status)}
 	if op.bulkID != "" {
 		out["bulkId"] = op.bulkID

@@ -69,10 +69,9 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 		return err
 	}
 	if h.hooks.AfterCreate != nil {
-		ctx := afterContext(ctx)
-		h.logAfter(ctx, "AfterCreate", h.hooks.AfterCreate(ctx, stored.Clone()))
+		h.runAfter(req, "AfterCreate", rt.Name, stored.ID, func(ctx context.Context) error { return h.hooks.AfterCreate(ctx, stored.Clone()) })
 	}
-	h.afterMembers(ctx, members)
+	h.afterMembers(req, rt.Name, members)
 	req.w.Header().Set("Location", req.base+rt.Endpoint+"/"+stored.ID)
 	return h.writeResource(req, rt, stored, http.StatusCreated)
 }
@@ -225,7 +224,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, op ChangeOp,
 		stored, err := h.store.Replace(describe(ctx, updateChange(rt, op, old, res)), res, old.Meta.Version)
 		switch {
 		case err == nil:
-			h.afterUpdate(ctx, w, stored)
+			h.afterUpdate(req, w, stored)
 			return stored, nil
 		case !errors.Is(err, ErrVersionMismatch):
 			return nil, err
@@ -296,7 +295,7 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 		switch {
 		case err == nil:
 			if withHooks {
-				h.afterDelete(ctx, old, cascade)
+				h.afterDelete(req, rt.Name, old, cascade)
 			}
 			req.w.WriteHeader(http.StatusNoContent)
 			return nil

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"slices"
 )
@@ -27,7 +28,10 @@ import (
 // crashes or is killed before or while it runs never runs it, and nothing
 // runs it later: the identity provider's retry of the request finds the
 // write done (a 409 for a create) and runs no hook either. Its error
-// cannot undo the write: it is logged with the request's context and the
+// cannot undo the write: it is logged ("scim: after hook failed; the
+// write stands", with the hook, the write's request id, method, resource
+// type, id, tenant and principal), the write's own log line says
+// outcome=ok_after_hook_failed with failed_hooks naming it, and the
 // client still gets its success.
 //
 // So an after hook suits effects a host can afford to lose or repairs by
@@ -147,11 +151,22 @@ func afterContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-// logAfter logs the error of an after hook: the write it follows stands.
-func (h *Handler) logAfter(ctx context.Context, hook string, err error) {
-	if err != nil {
-		h.logger.ErrorContext(ctx, "scim: after hook failed; the write stands", "hook", hook, "err", err)
+// runAfter runs the after hook named hook of the write req made to the
+// resource typ/id, with afterContext. Its error is logged with the write's
+// request id, method, resource type, id, tenant and principal, and noted
+// in req for the write's own log line: the write stands.
+func (h *Handler) runAfter(req *request, hook, typ, id string, run func(ctx context.Context) error) {
+	ctx := afterContext(req.r.Context())
+	err := run(ctx)
+	if err == nil {
+		return
 	}
+	req.afterFailed = append(req.afterFailed, hook)
+	p, _ := PrincipalFrom(ctx)
+	h.logger.LogAttrs(ctx, slog.LevelError, "scim: after hook failed; the write stands", slog.String("hook", hook),
+		slog.String("method", req.r.Method), slog.String("resourceType", typ), slog.String("id", id),
+		slog.String("tenant", p.Tenant), slog.String("principal", p.ID), slog.String("request_id", RequestIDFrom(ctx)),
+		slog.Any("err", err))
 }
 
 // memberDiff returns the member ids in new but not in old, and in old but
@@ -197,18 +212,19 @@ func (h *Handler) beforeMembers(ctx context.Context, m *Membership) error {
 	return h.hooks.BeforeMembers(ctx, m)
 }
 
-// afterMembers runs AfterMembers for a change that changed something.
-func (h *Handler) afterMembers(ctx context.Context, m *Membership) {
+// afterMembers runs AfterMembers for a change of the members of typ/m.Group
+// that changed something.
+func (h *Handler) afterMembers(req *request, typ string, m *Membership) {
 	if h.hooks.AfterMembers == nil || len(m.Added) == 0 && len(m.Removed) == 0 {
 		return
 	}
-	ctx = afterContext(ctx)
-	h.logAfter(ctx, "AfterMembers", h.hooks.AfterMembers(ctx, m))
+	h.runAfter(req, "AfterMembers", typ, m.Group, func(ctx context.Context) error { return h.hooks.AfterMembers(ctx, m) })
 }
 
 // pendingUpdate is what an update's after hooks need once the write is
 // done.
 type pendingUpdate struct {
+	typ     string // the resource type's name
 	old     *Resource
 	update  bool // the update hooks run (not a members-only change)
 	members *Membership
@@ -217,7 +233,7 @@ type pendingUpdate struct {
 // beforeUpdate runs the before hooks of a PUT or PATCH whose result is res
 // (which BeforeUpdate may change).
 func (h *Handler) beforeUpdate(ctx context.Context, rt *resourceType, old, res *Resource) (pendingUpdate, error) {
-	p := pendingUpdate{old: old}
+	p := pendingUpdate{typ: rt.Name, old: old}
 	if h.hooks.BeforeUpdate == nil && h.hooks.AfterUpdate == nil && !h.hasMemberHooks() {
 		return p, nil
 	}
@@ -233,13 +249,14 @@ func (h *Handler) beforeUpdate(ctx context.Context, rt *resourceType, old, res *
 }
 
 // afterUpdate runs the after hooks of a successful update.
-func (h *Handler) afterUpdate(ctx context.Context, p pendingUpdate, stored *Resource) {
-	ctx = afterContext(ctx)
+func (h *Handler) afterUpdate(req *request, p pendingUpdate, stored *Resource) {
 	if p.update && h.hooks.AfterUpdate != nil {
-		h.logAfter(ctx, "AfterUpdate", h.hooks.AfterUpdate(ctx, &Update{Old: p.old, New: stored.Clone()}))
+		h.runAfter(req, "AfterUpdate", p.typ, stored.ID, func(ctx context.Context) error {
+			return h.hooks.AfterUpdate(ctx, &Update{Old: p.old, New: stored.Clone()})
+		})
 	}
 	if p.members != nil {
-		h.afterMembers(ctx, p.members)
+		h.afterMembers(req, p.typ, p.members)
 	}
 }
 
@@ -287,13 +304,12 @@ func (h *Handler) beforeDelete(ctx context.Context, rt *resourceType, old *Resou
 }
 
 // afterDelete runs the after hooks of a successful delete.
-func (h *Handler) afterDelete(ctx context.Context, old *Resource, cascade []*Membership) {
-	ctx = afterContext(ctx)
+func (h *Handler) afterDelete(req *request, typ string, old *Resource, cascade []*Membership) {
 	if h.hooks.AfterDelete != nil {
-		h.logAfter(ctx, "AfterDelete", h.hooks.AfterDelete(ctx, old))
+		h.runAfter(req, "AfterDelete", typ, old.ID, func(ctx context.Context) error { return h.hooks.AfterDelete(ctx, old) })
 	}
 	for _, m := range cascade {
-		h.afterMembers(ctx, m)
+		h.afterMembers(req, "Group", m)
 	}
 }
 

@@ -121,7 +121,7 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 	if err != nil {
 		return nil, err
 	}
-	h.afterMembers(ctx, &Membership{Group: id, Added: res.Added, Removed: res.Removed})
+	h.afterMembers(req, rt.Name, &Membership{Group: id, Added: res.Added, Removed: res.Removed})
 	return &Resource{Type: rt.Name, ID: id, Meta: res.Meta}, nil
 }
 

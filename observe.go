@@ -73,20 +73,38 @@ func isWrite(method string, segs []string) bool {
 	return method != http.MethodGet && method != http.MethodHead && !(method == http.MethodPost && isSearch(segs))
 }
 
+// The outcomes of a write's log line.
+const (
+	outcomeOK      = "ok"
+	outcomeRefused = "refused" // 4xx
+	outcomeFailed  = "failed"  // 5xx
+	// outcomeAfterHookFailed: the write succeeded, and the client was
+	// told so, but an after hook returned an error (logged on its own line
+	// under the same request id); failed_hooks names them.
+	outcomeAfterHookFailed = "ok_after_hook_failed"
+)
+
 // logWrite logs one write, once: what was written by whom, how it ended
 // and how long it took. Never a token, a password or an attribute value.
-func (h *Handler) logWrite(ctx context.Context, method, resourceType, id string, status int, took time.Duration) {
-	outcome, level := "ok", slog.LevelInfo
+// afterFailed names the after hooks of the write that failed.
+func (h *Handler) logWrite(ctx context.Context, method, resourceType, id string, status int, took time.Duration, afterFailed []string) {
+	outcome, level := outcomeOK, slog.LevelInfo
 	switch {
 	case status >= 500:
-		outcome, level = "failed", slog.LevelError
+		outcome, level = outcomeFailed, slog.LevelError
 	case status >= 400:
-		outcome, level = "refused", slog.LevelWarn
+		outcome, level = outcomeRefused, slog.LevelWarn
+	case len(afterFailed) > 0:
+		outcome, level = outcomeAfterHookFailed, slog.LevelWarn
 	}
 	p, _ := PrincipalFrom(ctx)
-	h.logger.LogAttrs(ctx, level, "scim: write", slog.String("method", method), slog.String("resourceType", resourceType),
+	attrs := []slog.Attr{slog.String("method", method), slog.String("resourceType", resourceType),
 		slog.String("id", id), slog.String("tenant", p.Tenant), slog.String("principal", p.ID), slog.Int("status", status),
-		slog.String("outcome", outcome), slog.Duration("duration", took.Round(time.Microsecond)), slog.String("request_id", RequestIDFrom(ctx)))
+		slog.String("outcome", outcome), slog.Duration("duration", took.Round(time.Microsecond)), slog.String("request_id", RequestIDFrom(ctx))}
+	if outcome == outcomeAfterHookFailed {
+		attrs = append(attrs, slog.String("failed_hooks", strings.Join(afterFailed, ",")))
+	}
+	h.logger.LogAttrs(ctx, level, "scim: write", attrs...)
 }
 
 // writtenID returns the id of the resource a write answered for: the last

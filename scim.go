@@ -212,6 +212,8 @@ type request struct {
 
 	q       url.Values // the query parameters, once parsed
 	qParsed bool
+
+	afterFailed []string // the after hooks whose error was logged, for the write's log line
 }
 
 // query returns the request's query parameters, parsed once.
@@ -276,7 +278,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt != nil {
 		typ = rt.Name
 	}
-	h.logWrite(r.Context(), r.Method, typ, writtenID(sw, rest), sw.status, time.Since(start))
+	h.logWrite(r.Context(), r.Method, typ, writtenID(sw, rest), sw.status, time.Since(start), req.afterFailed)
 }
 
 // base returns the absolute URL of the handler's root for a request.
