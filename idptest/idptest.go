@@ -27,20 +27,20 @@ type Attribute string
 // A host that maps fewer lists the ones it maps in Options.Attributes, and
 // the kit sends, and checks, only those.
 const (
-	UserName          Attribute = "userName"                         // always mapped: the unique identifier
-	Active            Attribute = "active"                           // Entra ID's "Switch([IsSoftDeleted]…)", Okta's status
-	DisplayName       Attribute = "displayName"                      //
-	Emails            Attribute = `emails[type eq "work"].value`     // the work email
-	GivenName         Attribute = "name.givenName"                   // first name
-	FamilyName        Attribute = "name.familyName"                  // last name
-	Title             Attribute = "title"                            //
-	Department        Attribute = enterpriseURN + ":department"      // the enterprise extension's department
+	UserName          Attribute = "userName"                           // always mapped: the unique identifier
+	Active            Attribute = "active"                             // Entra ID's "Switch([IsSoftDeleted]…)", Okta's status
+	DisplayName       Attribute = "displayName"                        //
+	Emails            Attribute = `emails[type eq "work"].value`       // the work email
+	GivenName         Attribute = "name.givenName"                     // first name
+	FamilyName        Attribute = "name.familyName"                    // last name
+	Title             Attribute = "title"                              //
+	Department        Attribute = enterpriseURN + ":department"        // the enterprise extension's department
 	Phone             Attribute = `phoneNumbers[type eq "work"].value` // the work phone
-	PreferredLanguage Attribute = "preferredLanguage"                //
-	ExternalID        Attribute = "externalId"                       // Entra ID's object id, Okta's user id
-	Manager           Attribute = enterpriseURN + ":manager"         // Entra ID only: another provisioned user
-	Password          Attribute = "password"                         // Okta only: pushed on create, synced later
-	Groups            Attribute = "groups"                           // group provisioning: /Groups and their members
+	PreferredLanguage Attribute = "preferredLanguage"                  //
+	ExternalID        Attribute = "externalId"                         // Entra ID's object id, Okta's user id
+	Manager           Attribute = enterpriseURN + ":manager"           // Entra ID only: another provisioned user
+	Password          Attribute = "password"                           // Okta only: pushed on create, synced later
+	Groups            Attribute = "groups"                             // group provisioning: /Groups and their members
 )
 
 // AllAttributes returns the attributes the kit maps when
