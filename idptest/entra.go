@@ -215,23 +215,35 @@ func (r *runner) updatable() []Attribute {
 	return out
 }
 
-// change gives u new values of the attributes an update changes, as the
-// source would after an edit.
+// change gives u new values of the attributes an update changes
+// (updatable), as the source would after an edit.
 func (u *user) change(r *runner) {
-	u.given = map[bool]string{true: "Robin", false: "Sasha"}[u.given != "Robin"]
-	u.family += "-Quinn"
-	u.display = u.given + " " + u.family
-	u.email = strings.Replace(u.email, "@", ".mail@", 1)
-	u.title = "Senior " + u.title
-	u.department = map[bool]string{true: "Finance", false: "Operations"}[u.department != "Finance"]
-	u.phone = fmt.Sprintf("+1 425 555 %04d", (max(u.index, 0)+5000)%10000)
-	u.lang = map[bool]string{true: "de-DE", false: "en-US"}[u.lang != "de-DE"]
-	if r.opts.Matching != ExternalID {
-		if r.cycle == CycleEntra {
-			u.externalID = guid()
-		} else {
-			u.externalID = oktaID()
+	for _, a := range r.updatable() {
+		switch a {
+		case GivenName:
+			u.given = map[bool]string{true: "Robin", false: "Sasha"}[u.given != "Robin"]
+		case FamilyName:
+			u.family += "-Quinn"
+		case Emails:
+			u.email = strings.Replace(u.email, "@", ".mail@", 1)
+		case Title:
+			u.title = "Senior " + u.title
+		case Department:
+			u.department = map[bool]string{true: "Finance", false: "Operations"}[u.department != "Finance"]
+		case Phone:
+			u.phone = fmt.Sprintf("+1 425 555 %04d", (max(u.index, 0)+5000)%10000)
+		case PreferredLanguage:
+			u.lang = map[bool]string{true: "de-DE", false: "en-US"}[u.lang != "de-DE"]
+		case ExternalID:
+			if r.cycle == CycleEntra {
+				u.externalID = guid()
+			} else {
+				u.externalID = oktaID()
+			}
 		}
+	}
+	if r.opts.maps(DisplayName) {
+		u.display = u.given + " " + u.family
 	}
 }
 
@@ -652,24 +664,26 @@ func (r *runner) entraManager(ctx context.Context, st *stepRun) error {
 // find the user, with active false, when match is set.
 func (r *runner) entraSetActive(ctx context.Context, st *stepRun, active, match bool) error {
 	action := map[bool]Action{true: Reactivate, false: Deactivate}[active]
-	verb := map[bool]string{true: "enabled", false: "disabled"}[active]
+	verb := map[bool]string{true: "enable", false: "disable"}[active]
 	var done []*user
 	for _, u := range r.lifecycle() {
 		if u.active == active {
 			continue // nothing to send
 		}
 		ex := st.do(ctx, phaseAction, http.MethodPatch, "/Users/"+u.id, patch(operation(r.op("replace"), "active", r.boolean(active))))
-		refused, err := st.write(ex, u.userName, "the PATCH that "+strings.TrimSuffix(verb, "d")+"s the user", r.refusal(action, u.index, 0), http.StatusNoContent, http.StatusOK)
+		refused, err := st.write(ex, u.userName, "the PATCH that "+verb+"s the user", r.refusal(action, u.index, 0), http.StatusNoContent, http.StatusOK)
 		if err != nil {
 			return err
 		}
-		consequence := fmt.Sprintf("Entra ID shows the user %s while the app has it otherwise", verb)
+		after := "the PATCH that " + verb + "d it"
+		consequence := fmt.Sprintf("Entra ID shows the user %sd while the app has it otherwise", verb)
 		if refused {
+			after = "the refused PATCH that would " + verb + " it"
 			consequence = "a refused write must leave the user as it was"
 		} else {
 			u.active = active
 		}
-		if err := st.readUser(ctx, u, "the PATCH that "+map[bool]string{true: "refused to ", false: ""}[refused]+strings.TrimSuffix(verb, "d")+" it", consequence, ex); err != nil {
+		if err := st.readUser(ctx, u, after, consequence, ex); err != nil {
 			return err
 		}
 		if match && !refused && !active {

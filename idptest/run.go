@@ -125,8 +125,9 @@ func (r *runner) run(ctx context.Context) *Report {
 		t0 := time.Now()
 		err := d.run(ctx, st)
 		step.Duration = time.Since(t0)
-		if err == nil && ctx.Err() != nil {
-			err = st.fail("", "interrupted: "+context.Cause(ctx).Error())
+		if ctx.Err() != nil {
+			// A request the interruption cut short fails for that reason.
+			err = st.fail("", "interrupted ("+context.Cause(ctx).Error()+") during this step")
 		}
 		if err == nil && r.opts.AfterStep != nil {
 			if herr := r.opts.AfterStep(ctx, step); herr != nil {
