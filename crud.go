@@ -58,7 +58,7 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	}
 	res.Unique = rt.uniqueKeys(res.Attributes)
 	added, _ := memberDiff(rt, nil, res.Attributes)
-	members := &Membership{Group: res.ID, Added: added}
+	members := &Membership{Group: res.ID, DisplayName: displayNameOf(res.Attributes), Added: added}
 	if err := h.beforeMembers(ctx, members); err != nil {
 		return err
 	}
@@ -71,6 +71,7 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if h.hooks.AfterCreate != nil {
 		h.runAfter(req, "AfterCreate", rt.Name, stored.ID, func(ctx context.Context) error { return h.hooks.AfterCreate(ctx, stored.Clone()) })
 	}
+	members.DisplayName = displayNameOf(stored.Attributes)
 	h.afterMembers(req, rt.Name, members)
 	req.w.Header().Set("Location", req.base+rt.Endpoint+"/"+stored.ID)
 	return h.writeResource(req, rt, stored, http.StatusCreated)

@@ -76,7 +76,8 @@ type Hooks struct {
 	// BeforeUpdate sees a PUT or PATCH: the stored resource and the one
 	// about to replace it, which it may change. A PATCH that only adds or
 	// removes Group members runs the membership hooks alone, on every
-	// store, since with a MembershipPatcher the Group is never read.
+	// store, since with a MembershipPatcher the Group's members are never
+	// read.
 	BeforeUpdate func(ctx context.Context, u *Update) error
 	// AfterUpdate sees the resource before and as stored after.
 	AfterUpdate func(ctx context.Context, u *Update) error
@@ -90,10 +91,13 @@ type Hooks struct {
 	// written: on create, PUT, PATCH, the Group's delete, and a member's
 	// delete (Cascade). It may refuse it, not change it. On a store's
 	// MembershipPatcher it sees the ids the request names, some of which
-	// may be members already (or not members), since the Group is not read.
+	// may be members already (or not members), since the Group's members
+	// are not read; registering it costs that path one read of the Group
+	// without its members, for Membership.DisplayName.
 	BeforeMembers func(ctx context.Context, m *Membership) error
 	// AfterMembers sees a change of a Group's members once it is written,
-	// with exactly the ids added and removed.
+	// with exactly the ids added and removed and the Group's displayName
+	// as the write left it.
 	AfterMembers func(ctx context.Context, m *Membership) error
 }
 
@@ -130,11 +134,37 @@ func isActive(r *Resource) bool {
 type Membership struct {
 	// Group is the Group's id.
 	Group string
+	// DisplayName is the Group's displayName, so that a host that maps
+	// Groups to roles by name need not read the Group: in AfterMembers as
+	// the write stored it; in BeforeMembers as it is about to be written
+	// (on a store's MembershipPatcher, which is handed no displayName, as
+	// the handler read it just before the write); for the changes a delete
+	// causes, as the Group had it.
+	DisplayName string
+	// OldDisplayName is the Group's displayName before the write when the
+	// same write renamed it (a PUT, or a PATCH that replaces displayName
+	// and changes members); "" otherwise. A rename that changes no member
+	// runs the update hooks alone, whose Update has both versions.
+	OldDisplayName string
 	// Added and Removed are the ids of the members added and removed.
 	Added, Removed []string
 	// Cascade is set when the change follows the delete of a member (the
 	// deleted resource is the one in Removed) or of the Group itself.
 	Cascade bool
+}
+
+// displayNameOf returns the "displayName" of a resource's attributes.
+func displayNameOf(attrs map[string]any) string {
+	s, _ := attrs["displayName"].(string)
+	return s
+}
+
+// renamedFrom returns old's displayName if new renames it, else "".
+func renamedFrom(old, new map[string]any) string {
+	if before := displayNameOf(old); before != displayNameOf(new) {
+		return before
+	}
+	return ""
 }
 
 // hasMemberHooks reports whether a membership hook is registered.
@@ -244,7 +274,8 @@ func (h *Handler) beforeUpdate(ctx context.Context, rt *resourceType, old, res *
 		}
 	}
 	added, removed := memberDiff(rt, old.Attributes, res.Attributes)
-	p.members = &Membership{Group: old.ID, Added: added, Removed: removed}
+	p.members = &Membership{Group: old.ID, Added: added, Removed: removed,
+		DisplayName: displayNameOf(res.Attributes), OldDisplayName: renamedFrom(old.Attributes, res.Attributes)}
 	return p, h.beforeMembers(ctx, p.members)
 }
 
@@ -256,6 +287,7 @@ func (h *Handler) afterUpdate(req *request, p pendingUpdate, stored *Resource) {
 		})
 	}
 	if p.members != nil {
+		p.members.DisplayName = displayNameOf(stored.Attributes)
 		h.afterMembers(req, p.typ, p.members)
 	}
 }
@@ -286,14 +318,14 @@ func (h *Handler) beforeDelete(ctx context.Context, rt *resourceType, old *Resou
 	}
 	var changes []*Membership
 	if _, removed := memberDiff(rt, old.Attributes, nil); len(removed) > 0 {
-		changes = append(changes, &Membership{Group: old.ID, Removed: removed, Cascade: true})
+		changes = append(changes, &Membership{Group: old.ID, DisplayName: displayNameOf(old.Attributes), Removed: removed, Cascade: true})
 	}
 	holders, err := h.groupsHolding(ctx, old.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range holders {
-		changes = append(changes, &Membership{Group: g, Removed: []string{old.ID}, Cascade: true})
+		changes = append(changes, &Membership{Group: g.ID, DisplayName: displayNameOf(g.Attributes), Removed: []string{old.ID}, Cascade: true})
 	}
 	for _, m := range changes {
 		if err := h.beforeMembers(ctx, m); err != nil {
@@ -313,24 +345,23 @@ func (h *Handler) afterDelete(req *request, typ string, old *Resource, cascade [
 	}
 }
 
-// groupsHolding returns the ids of the Groups whose members hold id, by the
-// store's members.value query (indexed in the stores this module ships).
-func (h *Handler) groupsHolding(ctx context.Context, id string) ([]string, error) {
+// groupsHolding returns the Groups whose members hold id, without their
+// members, by the store's members.value query (indexed in the stores this
+// module ships).
+func (h *Handler) groupsHolding(ctx context.Context, id string) ([]*Resource, error) {
 	const page = 1000
 	q := Query{
 		Filter:             &CompareExpr{Path: AttrPath{Name: "members", Sub: "value", Type: TypeString, CaseExact: true, MultiValued: true}, Op: OpEqual, Value: id},
 		ExcludedAttributes: []AttrPath{{Name: "members", Type: TypeComplex, MultiValued: true}},
 		Count:              page,
 	}
-	var out []string
+	var out []*Resource
 	for q.StartIndex = 1; ; q.StartIndex += page {
 		p, err := h.store.Query(ctx, "Group", q)
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range p.Resources {
-			out = append(out, g.ID)
-		}
+		out = append(out, p.Resources...)
 		if len(p.Resources) < page || q.StartIndex+page > p.TotalResults {
 			return out, nil
 		}

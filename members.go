@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,7 +100,9 @@ func memberValues(dec decoder, def *attrDef, raw any) ([]map[string]any, bool) {
 
 // patchMembers applies a membership change through the store's
 // MembershipPatcher, with the membership hooks. The resource it returns
-// carries only ID and Meta.
+// carries only ID and Meta. The Group is not read, except for its
+// displayName when BeforeMembers is registered (the store reports it for
+// AfterMembers, atomically with the change).
 func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change MembershipChange) (*Resource, error) {
 	ctx := req.r.Context()
 	version, _ := ifMatchVersion(req.r.Header.Get("If-Match"))
@@ -108,6 +112,10 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 		m := &Membership{Group: id, Removed: slices.Clone(change.Remove)}
 		for _, a := range change.Add {
 			m.Added = append(m.Added, a["value"].(string))
+		}
+		var err error
+		if m.DisplayName, err = h.storedDisplayName(ctx, rt, id); err != nil {
+			return nil, err
 		}
 		if err := h.beforeMembers(ctx, m); err != nil {
 			return nil, err
@@ -121,8 +129,35 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 	if err != nil {
 		return nil, err
 	}
-	h.afterMembers(req, rt.Name, &Membership{Group: id, Added: res.Added, Removed: res.Removed})
+	m := &Membership{Group: id, DisplayName: res.DisplayName, Added: res.Added, Removed: res.Removed}
+	if m.DisplayName == "" && h.hooks.AfterMembers != nil && (len(m.Added) > 0 || len(m.Removed) > 0) {
+		// A store that does not report it (see MembershipResult).
+		actx := afterContext(ctx)
+		if m.DisplayName, err = h.storedDisplayName(actx, rt, id); err != nil {
+			h.logger.WarnContext(actx, "scim: reading a Group's displayName for AfterMembers", "id", id, "err", err)
+		}
+	}
+	h.afterMembers(req, rt.Name, m)
 	return &Resource{Type: rt.Name, ID: id, Meta: res.Meta}, nil
+}
+
+// storedDisplayName reads the displayName of the resource rt/id, without
+// its members.
+func (h *Handler) storedDisplayName(ctx context.Context, rt *resourceType, id string) (string, error) {
+	var name string
+	err := h.view(ctx, rt.Name, Query{
+		Filter:             &CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id},
+		StartIndex:         1,
+		Count:              1,
+		ExcludedAttributes: []AttrPath{{Name: "members", Type: TypeComplex, MultiValued: true}},
+	}, func(p *Page) error {
+		if len(p.Resources) == 0 {
+			return fmt.Errorf("scim: %s %q: %w", rt.Name, id, ErrNotFound)
+		}
+		name = displayNameOf(p.Resources[0].Attributes)
+		return nil
+	})
+	return name, err
 }
 
 // ifMatchVersion returns the version an If-Match header names, "" for none

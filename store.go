@@ -285,8 +285,9 @@ type MembershipPatcher interface {
 	// ErrVersionMismatch. Adding a member already present and removing one
 	// that is absent change nothing. If the members changed it sets
 	// Meta.LastModified to change.LastModified and a new Meta.Version. It
-	// returns the resource's Meta after the change and the ids it really
-	// added and removed, which the handler hands to its membership hooks.
+	// returns the resource's Meta after the change, the ids it really
+	// added and removed, and the resource's displayName, which the handler
+	// hands to its membership hooks.
 	PatchMembers(ctx context.Context, resourceType, id string, change MembershipChange, expectedVersion string) (MembershipResult, error)
 }
 
@@ -298,6 +299,15 @@ type MembershipResult struct {
 	// Removed those of change.Remove that were. Both nil when nothing
 	// changed.
 	Added, Removed []string
+	// DisplayName is the resource's "displayName" as stored when the call
+	// changed its members (read under the same lock or in the same
+	// transaction, so a concurrent rename is either before or after it),
+	// for the handler's membership hooks (Membership.DisplayName); "" when
+	// it has none. A store that leaves it "" for a Group that has one (a
+	// store written before this field) still works: the handler then reads
+	// the Group, without its members, when an AfterMembers hook is
+	// registered; storetest's MembershipPatcher/ReportsDisplayName fails it.
+	DisplayName string
 }
 
 // MembershipChange is a set of member additions and removals. No id is in

@@ -147,6 +147,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		s.feed.record(s.now(), c)
 	}
 	res.Meta = e.res.Meta
+	res.DisplayName, _ = e.res.Attributes[displayName].(string)
 	return res, nil
 }
 

@@ -117,8 +117,9 @@ func (s *Store) syncMembers(ctx context.Context, tx pgx.Tx, tenant, groupID stri
 // removing a member is a row insert or delete and a version bump of the
 // Group, whatever its size. A member to add that names no User or Group of
 // the tenant is a *scim.MemberNotFoundError, and nothing is written. It
-// returns the Group's Meta after the change and the ids it really added
-// and removed, in the order of change.
+// returns the Group's Meta after the change, the ids it really added and
+// removed, in the order of change, and its displayName (read by the same
+// statement, under the Group's lock).
 //
 // It is one round trip: a batch of statements that the database runs as
 // one (implicit) transaction, with generic plans (set for the transaction
@@ -210,6 +211,9 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		return scim.MembershipResult{}, wrap(ctx, "patch members of "+resourceType, err)
 	}
 	res.Meta = outcome.meta
+	if outcome.displayName != nil {
+		res.DisplayName = *outcome.displayName
+	}
 	if outcome.newVersion != nil {
 		res.Meta.Version, res.Meta.LastModified = *outcome.newVersion, outcome.newModified
 		res.Added = inOrder(outcome.added, add, func(m memberRow) string { return m.id })
@@ -229,6 +233,7 @@ type patchOutcome struct {
 	removed, added []string
 	newVersion     *string // set when the members changed
 	newModified    time.Time
+	displayName    *string // the Group's, as the statement read it
 }
 
 // patchSQL is the statement of PatchMembers that checks and writes, with
@@ -250,7 +255,7 @@ func (s *Store) patchSQL(withChange bool) string {
 			FROM upd)`
 	}
 	return `WITH g AS (
-			SELECT version, created, last_modified, external_id FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
+			SELECT version, created, last_modified, external_id, attrs->>'displayName' AS dn FROM ` + s.t("resources") + ` WHERE tenant = $1 AND type = 'Group' AND id = $2),
 		a AS (
 			-- The members to add with their type: a Group if hinted so
 			-- and one exists, or if only a Group has the id; else a User.
@@ -283,7 +288,7 @@ func (s *Store) patchSQL(withChange bool) string {
 		SELECT g.version, g.created, g.last_modified, (SELECT ok FROM ok),
 			(SELECT a.i FROM a WHERE a.typ IS NULL ORDER BY a.n LIMIT 1),
 			ARRAY(SELECT member_id FROM del), ARRAY(SELECT member_id FROM ins),
-			(SELECT version FROM upd), (SELECT last_modified FROM upd)
+			(SELECT version FROM upd), (SELECT last_modified FROM upd), g.dn
 		FROM (SELECT 1) one LEFT JOIN g ON TRUE`
 }
 
@@ -318,7 +323,7 @@ func (s *Store) patchMembersOnce(ctx context.Context, q batcher, tenant, id stri
 		var (
 			created, modified, newModified *time.Time
 		)
-		if err := row.Scan(&o.stored, &created, &modified, &o.ok, &o.missing, &o.removed, &o.added, &o.newVersion, &newModified); err != nil {
+		if err := row.Scan(&o.stored, &created, &modified, &o.ok, &o.missing, &o.removed, &o.added, &o.newVersion, &newModified, &o.displayName); err != nil {
 			return err
 		}
 		if o.stored != nil {
@@ -376,6 +381,7 @@ func (s *Store) patchDocMembers(ctx context.Context, typ, id string, change scim
 		if err != nil {
 			return err
 		}
+		res.DisplayName, _ = attrs["displayName"].(string)
 		var before *scim.Resource
 		if len(s.txHooks) > 0 {
 			before = (&scim.Resource{Type: typ, ID: id, Attributes: attrs, Meta: res.Meta}).Clone()

@@ -596,6 +596,7 @@ func (s *naiveStore) PatchMembers(ctx context.Context, typ, id string, c scim.Me
 		e.res.Meta.LastModified = c.LastModified
 	}
 	res.Meta = e.res.Meta
+	res.DisplayName, _ = e.res.Attributes["displayName"].(string)
 	return res, nil
 }
 

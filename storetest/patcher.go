@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,34 @@ var patcherChecks = []check{
 	{group: "MembershipPatcher", name: "VersionMismatch", needs: needsPatcher, run: checkPatchVersion},
 	{group: "MembershipPatcher", name: "NotFound", needs: needsPatcher, run: checkPatchNotFound},
 	{group: "MembershipPatcher", name: "ConcurrentChangesLoseNothing", needs: needsPatcher, run: checkPatchConcurrent},
+	{group: "MembershipPatcher", name: "ReportsDisplayName", needs: needsPatcher, run: checkPatchDisplayName},
+}
+
+// checkPatchDisplayName: PatchMembers reports the Group's displayName as
+// stored when it changed the members, after a rename too, for the
+// handler's membership hooks (MembershipResult.DisplayName).
+func checkPatchDisplayName(t testing.TB, s scim.Store) {
+	ctx := ctxA()
+	membershipFixture(t, s, ctx)
+	p := s.(scim.MembershipPatcher)
+	when := t0.Add(time.Hour)
+	expect := func(c scim.MembershipChange, want, why string) {
+		t.Helper()
+		res, err := p.PatchMembers(ctx, groupType, "M-staff", c, "")
+		if err != nil {
+			t.Fatalf("PatchMembers of Group M-staff must succeed (%s); the store returned %s", why, errText(err))
+		}
+		if res.DisplayName != want {
+			t.Errorf("PatchMembers reports the Group's displayName as stored (MembershipResult.DisplayName, which the handler hands to its membership hooks); %s it must be %q, the store reported %q",
+				why, want, res.DisplayName)
+		}
+	}
+	expect(scim.MembershipChange{Add: []map[string]any{member("M-u2")}, LastModified: when}, "Staff", "after adding a member to Staff")
+	g := mustGet(t, s, ctx, groupType, "M-staff", "it exists")
+	attrs := maps.Clone(g.Attributes)
+	attrs["displayName"] = "Crew"
+	mustReplace(t, s, ctx, withAttrs(g, attrs, when), g.Meta.Version, "renaming the Group")
+	expect(scim.MembershipChange{Remove: []string{"M-u1"}, LastModified: when}, "Crew", "after the Group was renamed Crew and a member removed")
 }
 
 // patch calls PatchMembers and fails the check if it fails, or if it does

@@ -51,7 +51,9 @@
 //     and a new version and LastModified for each Group changed, members
 //     that must exist (no User or Group of the tenant: a
 //     *scim.MemberNotFoundError, after the version check).
-//   - MembershipPatcher: the optional scim.MembershipPatcher capability;
+//   - MembershipPatcher: the optional scim.MembershipPatcher capability
+//     (the ids it reports, versions, concurrency, the displayName it
+//     reports for the handler's membership hooks);
 //     skipped, with a message saying so, when the store does not have it.
 //   - Viewer: the optional scim.Viewer capability: the page View lends is
 //     the page Query returns, fn's error is View's, and a failing query

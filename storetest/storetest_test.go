@@ -261,6 +261,10 @@ var brokenStores = []struct {
 		[]string{"Context/Cancelled", "Context/DeadlineExceeded"}},
 	{"PatchMembersIgnoresVersion", onMemstore(func(s *memstore.Store) scim.Store { return patchIgnoresVersion{s} }),
 		[]string{"MembershipPatcher/VersionMismatch"}},
+	{"PatchMembersReportsNoDisplayName", onMemstore(func(s *memstore.Store) scim.Store { return patchNoDisplayName{s} }),
+		[]string{"MembershipPatcher/ReportsDisplayName"}},
+	{"PatchMembersReportsStaleDisplayName", onMemstore(func(s *memstore.Store) scim.Store { return &patchStaleDisplayName{Store: s} }),
+		[]string{"MembershipPatcher/ReportsDisplayName"}},
 	{"ViewLeavesOutGroups", onMemstore(func(s *memstore.Store) scim.Store { return viewWithoutGroups{s} }), []string{"Viewer/SameAsQuery"}},
 	{"ViewSwallowsTheCallbackError", onMemstore(func(s *memstore.Store) scim.Store { return viewSwallowsError{s} }), []string{"Viewer/ReturnsTheCallbackError"}},
 	{"ViewCallsBackOnError", onMemstore(func(s *memstore.Store) scim.Store { return viewCallsOnError{s} }), []string{"Viewer/FailsWithoutCalling"}},
@@ -676,6 +680,38 @@ type patchIgnoresVersion struct{ *memstore.Store }
 
 func (s patchIgnoresVersion) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, _ string) (scim.MembershipResult, error) {
 	return s.Store.PatchMembers(ctx, typ, id, c, "")
+}
+
+// patchNoDisplayName does not report the Group's displayName.
+type patchNoDisplayName struct{ *memstore.Store }
+
+func (s patchNoDisplayName) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, v string) (scim.MembershipResult, error) {
+	res, err := s.Store.PatchMembers(ctx, typ, id, c, v)
+	res.DisplayName = ""
+	return res, err
+}
+
+// patchStaleDisplayName reports the displayName each Group had when it
+// first changed its members: a cache that a rename does not refresh.
+type patchStaleDisplayName struct {
+	*memstore.Store
+	mu    sync.Mutex
+	names map[string]string
+}
+
+func (s *patchStaleDisplayName) PatchMembers(ctx context.Context, typ, id string, c scim.MembershipChange, v string) (scim.MembershipResult, error) {
+	res, err := s.Store.PatchMembers(ctx, typ, id, c, v)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.names == nil {
+		s.names = map[string]string{}
+	}
+	if name, ok := s.names[id]; ok {
+		res.DisplayName = name
+	} else {
+		s.names[id] = res.DisplayName
+	}
+	return res, err
 }
 
 // viewWithoutGroups lends Users without their computed groups.
