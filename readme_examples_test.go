@@ -138,7 +138,8 @@ func ExampleNewTokens() {
 	ctx := context.Background()
 	store := memstore.New()
 	tokens := scim.NewTokens(memstore.NewTokenStore()) // or a postgres.Store: they survive a restart
-	secret, info, err := tokens.Issue(ctx, scim.Principal{ID: "entra", Tenant: "acme"}, 365*24*time.Hour)
+	secret, info, err := tokens.Issue(ctx, scim.Principal{ID: "entra", Tenant: "acme"}, 365*24*time.Hour,
+		scim.TokenName("Entra ID, production"))
 	if err != nil {
 		return
 	}
@@ -147,7 +148,7 @@ func ExampleNewTokens() {
 	if err != nil {
 		return
 	}
-	err = tokens.Revoke(ctx, info.ID)
+	err = tokens.Revoke(ctx, "acme", info.ID) // the caller's own tenant, never one from the request
 	fmt.Println(h != nil, err)
 	// Output:
 	// true

@@ -54,10 +54,10 @@ func TestTokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 3)
 	assert.Equal(t, "entra", list[0].Principal.ID, "oldest first")
-	require.NoError(t, tokens.Revoke(ctx, info.ID))
+	require.NoError(t, tokens.Revoke(ctx, "acme", info.ID))
 	requireError(t, s.doAs(rw, http.MethodGet, "/Users", nil), 401, "")
 	assert.Equal(t, http.StatusOK, s.doAs(rotated, http.MethodGet, "/Users", nil).status)
-	assert.ErrorIs(t, tokens.Revoke(ctx, info.ID), scim.ErrTokenNotFound)
+	assert.ErrorIs(t, tokens.Revoke(ctx, "acme", info.ID), scim.ErrTokenNotFound)
 
 	// An expired token.
 	expired := "scim_expired-secret"

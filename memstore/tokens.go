@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/scimkit/scim"
 )
@@ -77,18 +78,37 @@ func (s *TokenStore) ListTokens(ctx context.Context, tenant string) ([]scim.Toke
 	return out, nil
 }
 
-// DeleteToken implements scim.TokenStore.
-func (s *TokenStore) DeleteToken(ctx context.Context, id string) error {
+// DeleteToken implements scim.TokenStore: another tenant's token is not
+// found.
+func (s *TokenStore) DeleteToken(ctx context.Context, tenant, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.byID[id]
-	if t == nil {
-		return fmt.Errorf("memstore: token %q: %w", id, scim.ErrTokenNotFound)
+	if t == nil || t.Principal.Tenant != tenant {
+		return fmt.Errorf("memstore: token %q of tenant %q: %w", id, tenant, scim.ErrTokenNotFound)
 	}
 	delete(s.byID, id)
 	delete(s.byDigest, t.Digest)
+	return nil
+}
+
+// TouchToken implements scim.TokenStore: another tenant's token is not
+// found, and a later LastUsedAt stays.
+func (s *TokenStore) TouchToken(ctx context.Context, tenant, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.byID[id]
+	if t == nil || t.Principal.Tenant != tenant {
+		return fmt.Errorf("memstore: token %q of tenant %q: %w", id, tenant, scim.ErrTokenNotFound)
+	}
+	if at.After(t.LastUsedAt) {
+		t.LastUsedAt = at
+	}
 	return nil
 }

@@ -57,10 +57,12 @@
 //     (tenant, folded member). Both the Group and the member are foreign
 //     keys to resources ON DELETE CASCADE, so no member can outlive its
 //     resource.
-//   - tokens (migration 2): one row per bearer token of scim.Tokens, with
-//     the SHA-256 digest of its secret (unique: TokenByDigest is an index
-//     lookup), its principal and its times (to the microsecond), indexed
-//     by (tenant, created_at, id) for ListTokens.
+//   - tokens (migrations 2 and 4): one row per bearer token of
+//     scim.Tokens, with the SHA-256 digest of its secret (unique:
+//     TokenByDigest is an index lookup), its principal, its name for
+//     people (display_name) and its times (to the microsecond: created,
+//     expires, last used), indexed by (tenant, created_at, id) for
+//     ListTokens. DeleteToken and TouchToken are bound to the tenant too.
 //
 // Every table of resources starts with the tenant (scim.TenantFrom); every statement is
 // bound to it.

@@ -143,11 +143,20 @@ CREATE TABLE S.consumers (
 );
 `, "S.", s+".")
 		}},
+		{version: 4, sql: func(s string) string {
+			// Tokens get a name for people (scim.TokenName) and the time
+			// of their last use (scim.TokenStore.TouchToken).
+			return strings.ReplaceAll(`
+ALTER TABLE S.tokens
+	ADD COLUMN display_name text NOT NULL DEFAULT '',
+	ADD COLUMN last_used_at timestamptz NULL;
+`, "S.", s+".")
+		}},
 	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrate brings the schema to SchemaVersion. It runs in one transaction
 // under an advisory lock on the schema's name, so that processes starting

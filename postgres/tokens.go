@@ -25,30 +25,35 @@ func (s *Store) SaveToken(ctx context.Context, t scim.TokenInfo) error {
 	if t.ID == "" {
 		return fmt.Errorf("postgres: save token: the token has no id")
 	}
-	var expires *time.Time
-	if !t.ExpiresAt.IsZero() {
-		e := t.ExpiresAt.Truncate(time.Microsecond)
-		expires = &e
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("tokens")+` (id, digest, name, tenant, read_only, user_id, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.t("tokens")+` (id, digest, name, tenant, read_only, user_id, created_at, expires_at, display_name, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		t.ID, t.Digest[:], t.Principal.ID, t.Principal.Tenant, t.Principal.ReadOnly, t.Principal.UserID,
-		t.CreatedAt.Truncate(time.Microsecond), expires)
+		t.CreatedAt.Truncate(time.Microsecond), optionalTime(t.ExpiresAt), t.Name, optionalTime(t.LastUsedAt))
 	if sqlState(err) == codeUniqueViolation {
 		return fmt.Errorf("postgres: save token %q: its id or digest is taken: %w", t.ID, scim.ErrUniqueness)
 	}
 	return wrap(ctx, "save token", err)
 }
 
-const tokenColumns = `id, digest, name, tenant, read_only, user_id, created_at, expires_at`
+// optionalTime is t to the microsecond, nil (NULL) when it is zero.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.Truncate(time.Microsecond)
+	return &t
+}
+
+const tokenColumns = `id, digest, name, tenant, read_only, user_id, created_at, expires_at, display_name, last_used_at`
 
 func scanToken(row pgx.Row) (scim.TokenInfo, error) {
 	var (
-		t       scim.TokenInfo
-		digest  []byte
-		expires *time.Time
+		t                 scim.TokenInfo
+		digest            []byte
+		expires, lastUsed *time.Time
 	)
-	err := row.Scan(&t.ID, &digest, &t.Principal.ID, &t.Principal.Tenant, &t.Principal.ReadOnly, &t.Principal.UserID, &t.CreatedAt, &expires)
+	err := row.Scan(&t.ID, &digest, &t.Principal.ID, &t.Principal.Tenant, &t.Principal.ReadOnly, &t.Principal.UserID, &t.CreatedAt, &expires,
+		&t.Name, &lastUsed)
 	if err != nil {
 		return t, err
 	}
@@ -59,6 +64,9 @@ func scanToken(row pgx.Row) (scim.TokenInfo, error) {
 	t.CreatedAt = t.CreatedAt.UTC()
 	if expires != nil {
 		t.ExpiresAt = expires.UTC()
+	}
+	if lastUsed != nil {
+		t.LastUsedAt = lastUsed.UTC()
 	}
 	return t, nil
 }
@@ -95,17 +103,36 @@ func (s *Store) ListTokens(ctx context.Context, tenant string) ([]scim.TokenInfo
 	return out, nil
 }
 
-// DeleteToken implements scim.TokenStore.
-func (s *Store) DeleteToken(ctx context.Context, id string) error {
+// DeleteToken implements scim.TokenStore: one statement, scoped by the
+// tenant, so another tenant's token is not found and stays.
+func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.t("tokens")+` WHERE id = $1`, id)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.t("tokens")+` WHERE tenant = $1 AND id = $2`, tenant, id)
 	if err != nil {
 		return wrap(ctx, "delete token", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: token %q: %w", id, scim.ErrTokenNotFound)
+		return fmt.Errorf("postgres: token %q of tenant %q: %w", id, tenant, scim.ErrTokenNotFound)
+	}
+	return nil
+}
+
+// TouchToken implements scim.TokenStore: one statement, scoped by the
+// tenant, that keeps the later of the recorded time and at (to the
+// microsecond).
+func (s *Store) TouchToken(ctx context.Context, tenant, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.t("tokens")+` SET last_used_at = GREATEST(last_used_at, $3)
+		WHERE tenant = $1 AND id = $2`, tenant, id, at.Truncate(time.Microsecond))
+	if err != nil {
+		return wrap(ctx, "touch token", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: token %q of tenant %q: %w", id, tenant, scim.ErrTokenNotFound)
 	}
 	return nil
 }

@@ -15,7 +15,10 @@ import (
 // RunTokenStore checks a scim.TokenStore against its contract, each check
 // as a subtest with a new store from newStore: tokens found by digest and
 // only by theirs, listed per tenant oldest first, gone once deleted,
-// a taken id refused, concurrent saves kept, a done context honoured.
+// a taken id refused, concurrent saves kept, a done context honoured;
+// names and last-use times kept, deletes and touches scoped by tenant
+// (another tenant's token id is scim.ErrTokenNotFound and that token
+// stays), and a last use that never moves back.
 func RunTokenStore(t *testing.T, newStore func(t *testing.T) scim.TokenStore) {
 	t.Helper()
 	for _, c := range tokenChecks {
@@ -25,7 +28,7 @@ func RunTokenStore(t *testing.T, newStore func(t *testing.T) scim.TokenStore) {
 
 var tokenChecks = []struct {
 	name string
-	run  func(t *testing.T, s scim.TokenStore)
+	run  func(t testing.TB, s scim.TokenStore)
 }{
 	{"ByDigest", checkTokenByDigest},
 	{"ListPerTenant", checkTokenList},
@@ -33,6 +36,10 @@ var tokenChecks = []struct {
 	{"IDTaken", checkTokenIDTaken},
 	{"ConcurrentSaves", checkTokenConcurrent},
 	{"Context", checkTokenContext},
+	{"NameAndLastUseKept", checkTokenNameKept},
+	{"DeleteScopedByTenant", checkTokenDeleteTenant},
+	{"TouchRecordsLastUse", checkTokenTouch},
+	{"TouchScopedByTenant", checkTokenTouchTenant},
 }
 
 // token is a TokenInfo for secret, issued at t0 plus n seconds.
@@ -46,14 +53,14 @@ func token(id, secret, tenant string, n int) scim.TokenInfo {
 	}
 }
 
-func mustSave(t *testing.T, s scim.TokenStore, ti scim.TokenInfo) {
+func mustSave(t testing.TB, s scim.TokenStore, ti scim.TokenInfo) {
 	t.Helper()
 	if err := s.SaveToken(context.Background(), ti); err != nil {
 		t.Fatalf("SaveToken of a new token %q must succeed; the store returned %s", ti.ID, errText(err))
 	}
 }
 
-func checkTokenByDigest(t *testing.T, s scim.TokenStore) {
+func checkTokenByDigest(t testing.TB, s scim.TokenStore) {
 	ctx := context.Background()
 	want := token("tok-1", "secret-1", "acme", 1)
 	mustSave(t, s, want)
@@ -77,7 +84,7 @@ func checkTokenByDigest(t *testing.T, s scim.TokenStore) {
 	}
 }
 
-func checkTokenList(t *testing.T, s scim.TokenStore) {
+func checkTokenList(t testing.TB, s scim.TokenStore) {
 	for i, tenant := range []string{"acme", "globex", "acme", "", "acme"} {
 		mustSave(t, s, token(fmt.Sprintf("tok-%d", 9-i), fmt.Sprintf("secret-%d", i), tenant, i))
 	}
@@ -96,12 +103,12 @@ func checkTokenList(t *testing.T, s scim.TokenStore) {
 	}
 }
 
-func checkTokenDelete(t *testing.T, s scim.TokenStore) {
+func checkTokenDelete(t testing.TB, s scim.TokenStore) {
 	ctx := context.Background()
 	a, b := token("tok-a", "secret-a", "acme", 1), token("tok-b", "secret-b", "acme", 2)
 	mustSave(t, s, a)
 	mustSave(t, s, b)
-	if err := s.DeleteToken(ctx, a.ID); err != nil {
+	if err := s.DeleteToken(ctx, "acme", a.ID); err != nil {
 		t.Fatalf("DeleteToken of a saved token must succeed; the store returned %s", errText(err))
 	}
 	if _, err := s.TokenByDigest(ctx, a.Digest); !errors.Is(err, scim.ErrTokenNotFound) {
@@ -110,12 +117,12 @@ func checkTokenDelete(t *testing.T, s scim.TokenStore) {
 	if _, err := s.TokenByDigest(ctx, b.Digest); err != nil {
 		t.Errorf("deleting one token must leave the others; TokenByDigest of another returned %s", errText(err))
 	}
-	if err := s.DeleteToken(ctx, a.ID); !errors.Is(err, scim.ErrTokenNotFound) {
+	if err := s.DeleteToken(ctx, "acme", a.ID); !errors.Is(err, scim.ErrTokenNotFound) {
 		t.Errorf("DeleteToken of a token that is gone must fail with scim.ErrTokenNotFound; the store returned %s", errText(err))
 	}
 }
 
-func checkTokenIDTaken(t *testing.T, s scim.TokenStore) {
+func checkTokenIDTaken(t testing.TB, s scim.TokenStore) {
 	ctx := context.Background()
 	mustSave(t, s, token("tok-x", "secret-x", "acme", 1))
 	if err := s.SaveToken(ctx, token("tok-x", "secret-y", "acme", 2)); err == nil {
@@ -126,7 +133,7 @@ func checkTokenIDTaken(t *testing.T, s scim.TokenStore) {
 	}
 }
 
-func checkTokenConcurrent(t *testing.T, s scim.TokenStore) {
+func checkTokenConcurrent(t testing.TB, s scim.TokenStore) {
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -150,7 +157,7 @@ func checkTokenConcurrent(t *testing.T, s scim.TokenStore) {
 	}
 }
 
-func checkTokenContext(t *testing.T, s scim.TokenStore) {
+func checkTokenContext(t testing.TB, s scim.TokenStore) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ti := token("tok-ctx", "secret-ctx", "acme", 1)
@@ -162,5 +169,114 @@ func checkTokenContext(t *testing.T, s scim.TokenStore) {
 	}
 	if _, err := s.TokenByDigest(ctx, ti.Digest); !errors.Is(err, context.Canceled) {
 		t.Errorf("TokenByDigest with a cancelled context must fail with its error; the store returned %s", errText(err))
+	}
+}
+
+// lastUse returns the LastUsedAt of the token with digest, by TokenByDigest
+// and by ListTokens, failing the check when the two disagree.
+func lastUse(t testing.TB, s scim.TokenStore, ti scim.TokenInfo) time.Time {
+	t.Helper()
+	got, err := s.TokenByDigest(context.Background(), ti.Digest)
+	if err != nil {
+		t.Fatalf("TokenByDigest of a saved token %q must find it; the store returned %s", ti.ID, errText(err))
+	}
+	list, err := s.ListTokens(context.Background(), ti.Principal.Tenant)
+	if err != nil {
+		t.Fatalf("ListTokens must succeed; the store returned %s", errText(err))
+	}
+	for _, l := range list {
+		if l.ID == ti.ID && !l.LastUsedAt.Equal(got.LastUsedAt) {
+			t.Errorf("ListTokens and TokenByDigest must return the same LastUsedAt of token %q; they returned %v and %v", ti.ID, l.LastUsedAt, got.LastUsedAt)
+		}
+	}
+	return got.LastUsedAt
+}
+
+func checkTokenNameKept(t testing.TB, s scim.TokenStore) {
+	named := token("tok-n", "secret-n", "acme", 1)
+	named.Name = "Entra ID, production — ünïcode"
+	named.LastUsedAt = t0.Add(90 * time.Minute)
+	mustSave(t, s, named)
+	plain := token("tok-p", "secret-p", "acme", 2)
+	mustSave(t, s, plain)
+	for _, want := range []scim.TokenInfo{named, plain} {
+		got, err := s.TokenByDigest(context.Background(), want.Digest)
+		if err != nil {
+			t.Fatalf("TokenByDigest of a saved token must find it; the store returned %s", errText(err))
+		}
+		if got.Name != want.Name || !got.LastUsedAt.Equal(want.LastUsedAt) {
+			t.Errorf("TokenByDigest must return the Name and LastUsedAt saved (%q, %v); the store returned %q, %v", want.Name, want.LastUsedAt, got.Name, got.LastUsedAt)
+		}
+	}
+	list, err := s.ListTokens(context.Background(), "acme")
+	if err != nil || len(list) != 2 || list[0].Name != named.Name || !list[0].LastUsedAt.Equal(named.LastUsedAt) || list[1].Name != "" || !list[1].LastUsedAt.IsZero() {
+		t.Errorf("ListTokens must return each token's Name and LastUsedAt as saved: [%q %v] [\"\" zero]; the store returned %+v and %s", named.Name, named.LastUsedAt, list, errText(err))
+	}
+}
+
+func checkTokenDeleteTenant(t testing.TB, s scim.TokenStore) {
+	ctx := context.Background()
+	acme, globex := token("tok-acme", "secret-acme", "acme", 1), token("tok-globex", "secret-globex", "globex", 2)
+	mustSave(t, s, acme)
+	mustSave(t, s, globex)
+	if err := s.DeleteToken(ctx, "globex", acme.ID); !errors.Is(err, scim.ErrTokenNotFound) {
+		t.Errorf("DeleteToken of another tenant's token id must fail with scim.ErrTokenNotFound (an admin route of one organisation must not reach another's token); the store returned %s", errText(err))
+	}
+	if err := s.DeleteToken(ctx, "", acme.ID); !errors.Is(err, scim.ErrTokenNotFound) {
+		t.Errorf("DeleteToken for the tenant \"\" of a token of tenant acme must fail with scim.ErrTokenNotFound; the store returned %s", errText(err))
+	}
+	if _, err := s.TokenByDigest(ctx, acme.Digest); err != nil {
+		t.Errorf("a DeleteToken for another tenant must leave the token; TokenByDigest returned %s", errText(err))
+	}
+	if err := s.DeleteToken(ctx, "acme", acme.ID); err != nil {
+		t.Errorf("DeleteToken by the token's own tenant must succeed; the store returned %s", errText(err))
+	}
+	if _, err := s.TokenByDigest(ctx, globex.Digest); err != nil {
+		t.Errorf("deleting one tenant's token must leave another tenant's; TokenByDigest returned %s", errText(err))
+	}
+}
+
+func checkTokenTouch(t testing.TB, s scim.TokenStore) {
+	ctx := context.Background()
+	ti := token("tok-t", "secret-t", "acme", 1)
+	other := token("tok-o", "secret-o", "acme", 2)
+	mustSave(t, s, ti)
+	mustSave(t, s, other)
+	if got := lastUse(t, s, ti); !got.IsZero() {
+		t.Errorf("a token never touched has a zero LastUsedAt; the store returned %v", got)
+	}
+	first, later := t0.Add(2*time.Hour+123456*time.Microsecond), t0.Add(3*time.Hour)
+	for _, step := range []struct {
+		at   time.Time
+		want time.Time
+		why  string
+	}{
+		{first, first, "after the first TouchToken"},
+		{t0.Add(time.Hour), first, "after a TouchToken with an earlier time (a replica that raced): the later time stays"},
+		{later, later, "after a TouchToken with a later time"},
+	} {
+		if err := s.TouchToken(ctx, "acme", ti.ID, step.at); err != nil {
+			t.Fatalf("TouchToken of a saved token must succeed; the store returned %s", errText(err))
+		}
+		if got := lastUse(t, s, ti); !got.Equal(step.want) {
+			t.Errorf("LastUsedAt must be %s %s; the store returned %s", step.want.Format(time.RFC3339Nano), step.why, got.Format(time.RFC3339Nano))
+		}
+	}
+	if got := lastUse(t, s, other); !got.IsZero() {
+		t.Errorf("touching one token must leave the others; another token's LastUsedAt is %v", got)
+	}
+	if err := s.TouchToken(ctx, "acme", "no-such-token", later); !errors.Is(err, scim.ErrTokenNotFound) {
+		t.Errorf("TouchToken of an unknown id must fail with scim.ErrTokenNotFound; the store returned %s", errText(err))
+	}
+}
+
+func checkTokenTouchTenant(t testing.TB, s scim.TokenStore) {
+	ti := token("tok-tt", "secret-tt", "acme", 1)
+	mustSave(t, s, ti)
+	if err := s.TouchToken(context.Background(), "globex", ti.ID, t0.Add(time.Hour)); !errors.Is(err, scim.ErrTokenNotFound) {
+		t.Errorf("TouchToken of another tenant's token id must fail with scim.ErrTokenNotFound; the store returned %s", errText(err))
+	}
+	if got := lastUse(t, s, ti); !got.IsZero() {
+		t.Errorf("a TouchToken for another tenant must leave the token's LastUsedAt; it is %v", got)
 	}
 }

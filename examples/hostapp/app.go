@@ -173,7 +173,7 @@ func (a *app) listTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if err := a.tokens.Revoke(r.Context(), r.PathValue("id")); err != nil {
+	if err := a.tokens.Revoke(r.Context(), "", r.PathValue("id")); err != nil { // the app is one tenant, ""
 		http.Error(w, "no such token", http.StatusNotFound)
 		return
 	}
