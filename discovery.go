@@ -13,7 +13,8 @@ const (
 )
 
 // serveServiceProviderConfig describes what this handler supports (RFC 7643
-// §5), and its paging (RFC 9865 §4) unless WithoutPaginationDiscovery.
+// §5), its paging (RFC 9865 §4) unless WithoutPaginationDiscovery, and the
+// security events the host serves (RFC 9967 §4) with WithSecurityEvents.
 func (h *Handler) serveServiceProviderConfig(req *request) error {
 	config := map[string]any{
 		"schemas":          []string{ServiceProviderConfigSchema},
@@ -40,6 +41,12 @@ func (h *Handler) serveServiceProviderConfig(req *request) error {
 		config["pagination"] = map[string]any{ // RFC 9865 §4
 			"cursor": true, "index": true, "defaultPaginationMethod": "index",
 			"defaultPageSize": h.maxResults, "maxPageSize": h.maxResults,
+		}
+	}
+	if h.eventURIs != nil {
+		config["securityEvents"] = map[string]any{ // RFC 9967 §4
+			"asyncRequest": "none", // no request is answered asynchronously (RFC 9967 §2.5.1)
+			"eventUris":    h.eventURIs,
 		}
 	}
 	writeJSON(req.w, http.StatusOK, config)

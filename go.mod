@@ -1,9 +1,10 @@
 module github.com/scimkit/scim
 
-go 1.23.0
+go 1.24.0
 
 require (
 	github.com/elimity-com/scim v0.0.0-20240320110924-172bf2aee9c8
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.7.6
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.37.0

@@ -300,3 +300,47 @@ func readmeTxHook(ctx context.Context, pool *pgxpool.Pool) (*postgres.Store, err
 }
 
 var _ = readmeTxHook
+
+// readmeSecurityEvents is the README's "Security events for other systems (RFC 9967)".
+func readmeSecurityEvents(ctx context.Context, store scim.Store, tokens scim.Authenticator, mux *http.ServeMux,
+	requireReceiver func(http.Handler) http.Handler, privateKey any, mirrorToken string) error {
+	siem := &events.Publisher{
+		Issuer:   "https://app.example.com/scim/v2",
+		Audience: []string{"https://siem.example.com"}, // one audience per receiver: their jti values differ
+	}
+	signer, err := events.JWS("ES256", privateKey, "key-2026")
+	if err != nil {
+		return err
+	}
+	mirror := &events.Publisher{
+		Issuer:   "https://app.example.com/scim/v2",
+		Audience: []string{"https://mirror.example.com"},
+		Mode:     events.Full, // the resource in each event, read from the store
+		Store:    store,
+		Signer:   signer,
+	}
+	h, err := scim.New(store, tokens, scim.WithSecurityEvents(append(siem.EventURIs(), mirror.EventURIs()...)...))
+	if err != nil {
+		return err
+	}
+	mux.Handle("/scim/v2/", h)
+
+	// Poll (RFC 8936), behind the host's own authentication of the receiver.
+	mux.Handle("/events", requireReceiver(&events.PollHandler{Name: "receiver:siem", Store: store, Publisher: siem}))
+
+	// Push (RFC 8935).
+	pusher := &events.Pusher{
+		Name:      "receiver:mirror",
+		Store:     store,
+		URL:       "https://mirror.example.com/events",
+		Header:    http.Header{"Authorization": {"Bearer " + mirrorToken}},
+		Publisher: mirror,
+	}
+	go func() {
+		err := pusher.Run(ctx) // on every replica: one of them pushes at a time
+		slog.ErrorContext(ctx, "push to the mirror stopped", "err", err)
+	}()
+	return nil
+}
+
+var _ = readmeSecurityEvents

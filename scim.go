@@ -45,7 +45,8 @@ type Handler struct {
 	dropPasswords bool
 	bulkMaxOps    int
 	bulkMaxBytes  int64
-	noPagination  bool // RFC 9865's "pagination" left out of /ServiceProviderConfig
+	noPagination  bool     // RFC 9865's "pagination" left out of /ServiceProviderConfig
+	eventURIs     []string // RFC 9967's "securityEvents" advertised when not nil
 
 	resourceTypes []ResourceType
 	uniqueGroup   bool
@@ -99,6 +100,29 @@ func WithMaxResults(n int) Option {
 // this option when such clients must discover the service.
 func WithoutPaginationDiscovery() Option {
 	return func(h *Handler) { h.noPagination = true }
+}
+
+// WithSecurityEvents makes /ServiceProviderConfig advertise RFC 9967's
+// "securityEvents" (§4): the SET event URIs the host delivers to
+// receivers ("eventUris", typically events.Publisher.EventURIs, and the
+// union of them for several receivers), and "asyncRequest": "none", since
+// the handler answers every request synchronously (it never honours
+// Prefer: respond-async). Without this option the attribute is absent,
+// which RFC 9967 §4 reads as "does not support or is not currently
+// configured for Security Events": use it only when the host really
+// serves SETs (an events.PollHandler mounted, or an events.Pusher
+// running). Where receivers poll, and how streams are configured, is out
+// of the attribute's scope (RFC 9967 §4), so it does not say. A URI
+// given twice is listed once; no URI at all advertises nothing.
+func WithSecurityEvents(eventURIs ...string) Option {
+	return func(h *Handler) {
+		h.eventURIs = nil
+		for _, u := range eventURIs {
+			if !slices.Contains(h.eventURIs, u) {
+				h.eventURIs = append(h.eventURIs, u)
+			}
+		}
+	}
 }
 
 // WithPatchResponse makes PATCH answer 200 with the resource instead of
