@@ -1,0 +1,5 @@
+//go:build !race
+
+package idptest_test
+
+const raceEnabled = false
