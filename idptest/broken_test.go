@@ -30,7 +30,7 @@ import (
 func storeHandler(t testing.TB, store scim.Store, opts ...scim.Option) http.Handler {
 	t.Helper()
 	h, err := scim.New(store, scim.NewBearerTokens(scim.Token{Secret: token, Principal: scim.Principal{ID: "idp"}}),
-		append([]scim.Option{scim.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), scim.WithPasswordHasher(cheapHash)}, opts...)...)
+		append([]scim.Option{scim.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), scim.WithPasswordHasher(scim.PasswordHasherFunc(cheapHash))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +38,10 @@ func storeHandler(t testing.TB, store scim.Store, opts ...scim.Option) http.Hand
 }
 
 // cheapHash stands in for a real password hash in tests.
-var cheapHash = scim.PasswordHasherFunc(func(p string) (string, error) {
+func cheapHash(p string) (string, error) {
 	sum := sha256.Sum256([]byte(p))
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
-})
+}
 
 // forgetsActive is a store whose update path forgot the active column:
 // Create keeps it, Replace keeps the stored value whatever it is handed.
@@ -177,7 +177,7 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 func anyToken(t testing.TB) http.Handler {
 	h, err := scim.New(memstore.New(), scim.AuthenticatorFunc(func(*http.Request) (scim.Principal, error) {
 		return scim.Principal{ID: "anyone"}, nil
-	}), scim.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), scim.WithPasswordHasher(cheapHash))
+	}), scim.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), scim.WithPasswordHasher(scim.PasswordHasherFunc(cheapHash)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,8 @@ func TestBrokenServices(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wants := map[string]string{allCycles[0].name: tc.want.entra, allCycles[1].name: tc.want.entraFlagged, allCycles[2].name: tc.want.okta}
+			all := allCycles()
+			wants := map[string]string{all[0].name: tc.want.entra, all[1].name: tc.want.entraFlagged, all[2].name: tc.want.okta}
 			cycles(t, func(t *testing.T, c cycle) {
 				want := wants[c.name]
 				{

@@ -57,15 +57,18 @@ func (c cycle) run(t testing.TB, h http.Handler, o idptest.Options) *idptest.Rep
 	return r
 }
 
-var allCycles = []cycle{
-	{"Entra ID", idptest.CycleEntra, false},
-	{"Entra ID with aadOptscim062020", idptest.CycleEntra, true},
-	{"Okta", idptest.CycleOkta, false},
+// allCycles are the cycles every test plays.
+func allCycles() []cycle {
+	return []cycle{
+		{"Entra ID", idptest.CycleEntra, false},
+		{"Entra ID with aadOptscim062020", idptest.CycleEntra, true},
+		{"Okta", idptest.CycleOkta, false},
+	}
 }
 
 // cycles runs fn for each cycle.
 func cycles(t *testing.T, fn func(t *testing.T, c cycle)) {
-	for _, c := range allCycles {
+	for _, c := range allCycles() {
 		t.Run(c.name, func(t *testing.T) { fn(t, c) })
 	}
 }
