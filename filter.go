@@ -1,7 +1,10 @@
 package scim
 
 // Filter is a parsed, schema-checked SCIM filter (RFC 7644 §3.4.2.2):
-// one of *CompareExpr, *LogicalExpr, *NotExpr or *ValuePathExpr.
+// one of *CompareExpr, *LogicalExpr, *NotExpr or *ValuePathExpr. Host
+// code gets one from an Expr (Eq, And, ValuePath, …: Expr.Filter) or from
+// a filter's text (ParseFilter), checked against a resource type as the
+// handler checks a client's.
 type Filter interface {
 	filter()
 }

@@ -344,3 +344,23 @@ func readmeSecurityEvents(ctx context.Context, store scim.Store, tokens scim.Aut
 }
 
 var _ = readmeSecurityEvents
+
+// readmeFilters is the README's "Filters in Go".
+func readmeFilters(ctx context.Context, store scim.Store, name string) error {
+	expr := scim.Eq("userName", name).And(scim.Eq("active", true))
+	filter, err := expr.Filter(scim.UserResourceType()) // checked against the schema, for store.Query
+	if err != nil {
+		return err
+	}
+	page, err := store.Query(ctx, "User", scim.Query{Filter: filter, StartIndex: 1, Count: 100})
+	if err == nil && page.TotalResults != 0 {
+		err = fmt.Errorf("%d Users on an empty store", page.TotalResults)
+	}
+	return err
+}
+
+func TestREADMEFilters(t *testing.T) {
+	if err := readmeFilters(context.Background(), memstore.New(), `a "quoted" name`); err != nil {
+		t.Fatalf("the README's filter sample: %v", err)
+	}
+}
