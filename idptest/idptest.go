@@ -234,11 +234,13 @@ type Group struct {
 
 // Report is what a cycle did.
 type Report struct {
-	Cycle    Cycle
-	Prefix   string
-	Steps    []*Step
-	Cleanup  Cleanup
-	Duration time.Duration
+	Cycle Cycle
+	// AADOptSCIM062020 says Entra ID's cycle played the flag's shapes.
+	AADOptSCIM062020 bool
+	Prefix           string
+	Steps            []*Step
+	Cleanup          Cleanup
+	Duration         time.Duration
 }
 
 // Cleanup is what the kit's cleanup at the end of a cycle did.

@@ -93,7 +93,11 @@ func (st *stepRun) fail(subject, reason string, exs ...*Exchange) *StepError {
 // WriteTable writes the report as a table, a line per step, then the
 // cleanup and the failure, if any.
 func (r *Report) WriteTable(w io.Writer) error {
-	if _, err := fmt.Fprintf(w, "%s (prefix %s)\n", r.Cycle, r.Prefix); err != nil {
+	title := string(r.Cycle)
+	if r.AADOptSCIM062020 {
+		title += " with aadOptscim062020"
+	}
+	if _, err := fmt.Fprintf(w, "%s (prefix %s)\n", title, r.Prefix); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

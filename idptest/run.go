@@ -85,7 +85,7 @@ func newRunner(cycle Cycle, h http.Handler, opts Options) (*runner, error) {
 		cycle:  cycle,
 		opts:   o,
 		s:      &sender{h: h, client: o.Client, base: o.TenantURL, token: o.Token, contentType: ct},
-		report: &Report{Cycle: cycle, Prefix: o.Prefix},
+		report: &Report{Cycle: cycle, Prefix: o.Prefix, AADOptSCIM062020: cycle == CycleEntra && o.AADOptSCIM062020},
 	}
 	r.makeUsers()
 	return r, nil
