@@ -98,11 +98,12 @@ type ChangeFeed interface {
 	// position older than the feed keeps is ErrPositionExpired; one the feed
 	// never handed out is ErrInvalidPosition.
 	Changes(ctx context.Context, q ChangeQuery) ([]Change, error)
-	// WaitChanges returns once changes after the position after may be
-	// ready to read, or with the context's error, without polling the
-	// store in a busy loop. It may return early: callers read, then wait
-	// again.
-	WaitChanges(ctx context.Context, after string) error
+	// WaitChanges returns once Changes(ctx, q) may have changes to
+	// return (changes after q.After, of the context's tenant or with
+	// q.AllTenants of all), or with the context's error, without polling
+	// the store in a busy loop; other tenants' writes do not wake a
+	// tenant's reader. It may return early: callers read, then wait again.
+	WaitChanges(ctx context.Context, q ChangeQuery) error
 	// Head returns the position of the newest change, "" when there is
 	// none: where a reader that has just listed every resource starts.
 	Head(ctx context.Context) (string, error)

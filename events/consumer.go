@@ -248,7 +248,7 @@ func (r *runner) consume(ctx context.Context) error {
 		}
 		if len(changes) == 0 {
 			wctx, cancel := context.WithTimeout(ctx, r.lease()/3)
-			err := r.feed.WaitChanges(wctx, r.position)
+			err := r.feed.WaitChanges(wctx, scim.ChangeQuery{After: r.position, AllTenants: r.c.AllTenants})
 			cancel()
 			if ctx.Err() != nil {
 				return ctx.Err()

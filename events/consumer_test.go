@@ -117,6 +117,17 @@ func runUntil(t *testing.T, c *events.Consumer, handled func() bool) {
 	require.True(t, handled(), "the consumer must handle what was written within 10 s")
 }
 
+// positionKept reports whether consumer name has kept a position: a consumer
+// stopped between its Handle and keeping its position hands the change
+// again, as it must, which tests that restart it must wait out.
+func positionKept(s scim.Store, name string) bool {
+	pos, ok, err := s.(scim.ConsumerLedger).Acquire(context.Background(), name, "probe", time.Nanosecond)
+	if ok {
+		_ = s.(scim.ConsumerLedger).Release(context.Background(), name, "probe")
+	}
+	return err == nil && pos != ""
+}
+
 func TestConsumerDeliversInOrderAndResumes(t *testing.T) {
 	for name, newStore := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -125,7 +136,13 @@ func TestConsumerDeliversInOrderAndResumes(t *testing.T) {
 			var rec recorder
 			c := &events.Consumer{Name: "mirror", Store: s, Batch: 7, Logger: quiet,
 				Handle: func(ctx context.Context, ch scim.Change) error { rec.add(ch); return nil }}
-			runUntil(t, c, func() bool { return rec.count() == 30 })
+			runUntil(t, c, func() bool {
+				return rec.count() == 30 && positionKept(s, "mirror") && func() bool {
+					pos, _, _ := s.(scim.ConsumerLedger).Acquire(context.Background(), "mirror", "probe", time.Nanosecond)
+					h, _ := s.(scim.ChangeFeed).Head(context.Background())
+					return pos == h
+				}()
+			})
 			assert.Equal(t, ids, rec.ids, "every change once, in feed order")
 
 			// A new process (a new Consumer under the same name) goes on
@@ -248,7 +265,7 @@ func TestConsumerResynchronisesAnExpiredPosition(t *testing.T) {
 			var rec recorder
 			c := &events.Consumer{Name: "index", Store: s, Logger: quiet,
 				Handle: func(_ context.Context, ch scim.Change) error { rec.add(ch); return nil }}
-			runUntil(t, c, func() bool { return rec.count() == 1 })
+			runUntil(t, c, func() bool { return rec.count() == 1 && positionKept(s, "index") })
 			createUsers(t, s, "x", 40)            // the consumer is not running: it falls behind retention
 			if p, ok := s.(*postgres.Store); ok { // prune what retention no longer keeps, now
 				_, err := p.Head(context.Background())

@@ -285,7 +285,7 @@ func (h *PollHandler) poll(ctx context.Context, log *slog.Logger, req pollReques
 		if len(st.sets) > 0 || !mayWait {
 			return st.response(), nil
 		}
-		err = feed.WaitChanges(waitCtx, st.waitAfter)
+		err = feed.WaitChanges(waitCtx, scim.ChangeQuery{After: st.waitAfter, AllTenants: h.AllTenants})
 		switch {
 		case ctx.Err() != nil:
 			return pollResponse{}, ctx.Err()

@@ -135,28 +135,38 @@ func (s *Store) Changes(ctx context.Context, q scim.ChangeQuery) ([]scim.Change,
 }
 
 // WaitChanges implements scim.ChangeFeed: it returns once a change after
-// the position after has been recorded (in any tenant), or when ctx ends.
-func (s *Store) WaitChanges(ctx context.Context, after string) error {
-	n, err := scim.ParsePosition(after)
+// q.After of the context's tenant (of any, with q.AllTenants) has been
+// recorded, or when ctx ends.
+func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
+	n, err := scim.ParsePosition(q.After)
 	if err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
+	tenant := scim.TenantFrom(ctx)
 	f := &s.feed
-	f.mu.Lock()
-	if f.off {
+	for {
+		f.mu.Lock()
+		if f.off {
+			f.mu.Unlock()
+			return errFeedOff
+		}
+		ready := false
+		for i := len(f.log) - 1; i >= 0 && f.first+uint64(i) > n; i-- { // the newest first: few
+			if q.AllTenants || f.log[i].Tenant == tenant {
+				ready = true
+				break
+			}
+		}
+		wake := f.wake
 		f.mu.Unlock()
-		return errFeedOff
-	}
-	ready, wake := f.next-1 > n, f.wake
-	f.mu.Unlock()
-	if ready {
-		return nil
-	}
-	select {
-	case <-wake:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		if ready {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

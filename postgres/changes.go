@@ -50,10 +50,11 @@ type feed struct {
 	off       bool
 	retention scim.Retention
 
-	recorded   atomic.Uint64 // changes this process recorded, for pruning
-	pruning    atomic.Bool   // a prune runs
-	lastPrune  atomic.Int64  // unix nanoseconds of the last prune
-	sequencing atomic.Bool   // a run of the sequencer is due
+	recorded      atomic.Uint64 // changes this process recorded, for pruning
+	pruning       atomic.Bool   // a prune runs
+	lastPrune     atomic.Int64  // unix nanoseconds of the last prune
+	sequencing    atomic.Bool   // the sequencer's goroutine runs
+	sequenceAgain atomic.Bool   // a write committed since its run began
 }
 
 func newFeed() feed {
@@ -167,52 +168,75 @@ func (s *Store) committed(n int) {
 	}
 }
 
-// sequenceSoon runs the sequencer in the background for the writes that
-// commit meanwhile, unless a run is due.
+// sequenceSoon has the sequencer run in the background, once more after
+// this write committed: one goroutine per store runs it, again as long as
+// writes asked meanwhile.
 func (s *Store) sequenceSoon() {
+	s.feed.sequenceAgain.Store(true)
 	if !s.feed.sequencing.CompareAndSwap(false, true) {
-		return // one is due: it runs after this write committed
+		return // the running one runs again for this write
 	}
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
-		time.Sleep(time.Millisecond) // let more writes join this run
-		s.feed.sequencing.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := s.sequence(ctx); err != nil {
-			s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
+		for {
+			time.Sleep(time.Millisecond) // let more writes join this run
+			s.feed.sequenceAgain.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := s.sequence(ctx); err != nil {
+				s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
+			}
+			cancel()
+			s.feed.sequencing.Store(false)
+			// A write that asked after the flag was cleared and before
+			// sequencing was let go would otherwise wait for the next.
+			if !s.feed.sequenceAgain.Load() || !s.feed.sequencing.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	}()
 }
 
+// feedPlans sets, for its transaction, the plans of the feed's
+// statements: they touch a few rows of a large table through its
+// indexes, which a planner without statistics (a new table, a server
+// without autovacuum) would not see, and at the costs that then follow
+// JIT compilation would take half a second a statement.
+const feedPlans = `SELECT set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+
 // sequence gives the committed changes without a position theirs, in seq
 // order, and wakes the waiters if it gave any. It reports how many.
+//
+// It is one round trip, one (implicit) transaction: the advisory lock
+// that makes runs one at a time, feedPlans, then the update, whose
+// NOTIFY is delivered at commit.
 func (s *Store) sequence(ctx context.Context) (int64, error) {
 	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "scimkit/postgres:feed:"+s.schemaName); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `WITH base AS (
-				SELECT greatest((SELECT max(pos) FROM `+s.t("changes")+`), (SELECT pos FROM `+s.t("changes_pruned")+`), 0) AS pos),
-			todo AS (
-				SELECT tenant, seq, row_number() OVER (ORDER BY seq) AS n FROM `+s.t("changes")+` WHERE pos IS NULL)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "scimkit/postgres:feed:"+s.schemaName)
+	b.Queue(feedPlans)
+	b.Queue(`WITH todo AS (
+			SELECT tenant, seq, row_number() OVER (ORDER BY seq) AS n FROM (
+				SELECT tenant, seq FROM `+s.t("changes")+` WHERE pos IS NULL ORDER BY seq LIMIT 10000) u),
+		base AS (
+			SELECT greatest((SELECT max(pos) FROM `+s.t("changes")+`), (SELECT pos FROM `+s.t("changes_pruned")+`), 0) AS pos),
+		upd AS (
 			UPDATE `+s.t("changes")+` c SET pos = base.pos + todo.n
-			FROM todo, base WHERE c.tenant = todo.tenant AND c.seq = todo.seq`)
-		if err != nil {
-			return err
-		}
-		if n = tag.RowsAffected(); n > 0 {
-			_, err = tx.Exec(ctx, `NOTIFY `+s.channel()) // delivered at commit
-		}
-		return err
+			FROM todo, base WHERE c.tenant = todo.tenant AND c.seq = todo.seq
+			RETURNING 1)
+		SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify($1, '')::text END FROM upd`, s.channelName()).QueryRow(func(row pgx.Row) error {
+		var notified *string // pg_notify returns void
+		return row.Scan(&n, &notified)
 	})
+	err := s.pool.SendBatch(ctx, b).Close()
 	return n, wrap(ctx, "sequence changes", err)
 }
 
-// channel is the LISTEN/NOTIFY channel of the store's feed.
-func (s *Store) channel() string { return pgx.Identifier{"scimkit_changes:" + s.schemaName}.Sanitize() }
+// channelName is the LISTEN/NOTIFY channel of the store's feed; channel
+// is it as an identifier.
+func (s *Store) channelName() string { return "scimkit_changes:" + s.schemaName }
+func (s *Store) channel() string     { return pgx.Identifier{s.channelName()}.Sanitize() }
 
 // pruneInBackground prunes unless a prune runs.
 func (s *Store) pruneInBackground() {
@@ -288,7 +312,9 @@ func (s *Store) readChanges(ctx context.Context, after int64, limit int, q scim.
 	if q.AllTenants {
 		where = `c.pos > $1 AND $3::text IS NOT NULL`
 	}
-	rows, err := s.pool.Query(ctx, `WITH p AS (
+	b := &pgx.Batch{}
+	b.Queue(feedPlans)
+	b.Queue(`WITH p AS (
 			SELECT pos AS pruned,
 				greatest(pos, (SELECT max(pos) FROM `+s.t("changes")+`)) AS last,
 				EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL) AS pending
@@ -300,6 +326,12 @@ func (s *Store) readChanges(ctx context.Context, after int64, limit int, q scim.
 		FROM p LEFT JOIN LATERAL (
 			SELECT * FROM `+s.t("changes")+` c WHERE `+where+` ORDER BY c.pos LIMIT $2) c ON true
 		ORDER BY c.pos`, after, limit, scim.TenantFrom(ctx))
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, false, wrap(ctx, "read changes", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, false, wrap(ctx, "read changes", err)
 	}
@@ -362,11 +394,11 @@ func (r changeRow) change(pos uint64) scim.Change {
 // change after the position has one, after running the sequencer when
 // committed changes wait for a position, and else waits for the NOTIFY
 // the sequencer sends, on a connection of the pool it holds meanwhile.
-func (s *Store) WaitChanges(ctx context.Context, after string) error {
+func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
 	if s.feed.off {
 		return errFeedOff
 	}
-	n, err := scim.ParsePosition(after)
+	n, err := scim.ParsePosition(q.After)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -389,25 +421,28 @@ func (s *Store) WaitChanges(ctx context.Context, after string) error {
 			_ = conn.Conn().Close(context.Background())
 		}
 	}()
-	var ready, pending bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1),
-		EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n)).Scan(&ready, &pending); err != nil {
-		return wrap(ctx, "wait for changes", err)
-	}
-	switch {
-	case ready:
-		return nil
-	case pending:
-		_, err := s.sequence(ctx)
-		return err
-	}
-	if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for {
+		var ready, pending bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1 AND ($2 OR tenant = $3)),
+			EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n), q.AllTenants, scim.TenantFrom(ctx)).Scan(&ready, &pending); err != nil {
+			return wrap(ctx, "wait for changes", err)
 		}
-		return wrap(ctx, "wait for changes", err)
+		switch {
+		case ready:
+			return nil
+		case pending:
+			if _, err := s.sequence(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return wrap(ctx, "wait for changes", err)
+		}
 	}
-	return nil
 }
 
 // Head implements scim.ChangeFeed: the newest position, once every change

@@ -55,7 +55,7 @@ func readChanges(t testing.TB, f scim.ChangeFeed, ctx context.Context, q scim.Ch
 			continue
 		}
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		err = f.WaitChanges(wctx, q.After)
+		err = f.WaitChanges(wctx, q)
 		cancel()
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("WaitChanges after %q must succeed or end with its context; the store returned %s", q.After, errText(err))
@@ -366,7 +366,7 @@ func tail(ctx context.Context, f scim.ChangeFeed, after string, limit int, stop 
 		default:
 		}
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		_ = f.WaitChanges(wctx, after)
+		_ = f.WaitChanges(wctx, scim.ChangeQuery{After: after, AllTenants: true})
 		cancel()
 	}
 }
@@ -501,16 +501,22 @@ func checkChangesWait(t testing.TB, s scim.Store) {
 	start := head(t, f, ctx)
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := f.WaitChanges(cancelled, start); !errors.Is(err, context.Canceled) {
+	if err := f.WaitChanges(cancelled, scim.ChangeQuery{After: start}); !errors.Is(err, context.Canceled) {
 		t.Errorf("WaitChanges with nothing new and a cancelled context returns the context's error; the store returned %s", errText(err))
 	}
 	woke := make(chan error, 1)
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, feedTimeout)
 		defer cancel()
-		woke <- f.WaitChanges(wctx, start)
+		woke <- f.WaitChanges(wctx, scim.ChangeQuery{After: start})
 	}()
 	time.Sleep(20 * time.Millisecond)
+	mustCreate(t, s, tenantCtx(tenantB), simpleUser("X-b1", "b1"))
+	select {
+	case err := <-woke:
+		t.Fatalf("another tenant's write does not wake a tenant's reader (it would poll in a busy loop); WaitChanges returned %s after a create in %s", errText(err), tenantB)
+	case <-time.After(300 * time.Millisecond):
+	}
 	mustCreate(t, s, ctx, simpleUser("X-u1", "x1"))
 	select {
 	case err := <-woke:

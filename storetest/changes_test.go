@@ -24,6 +24,7 @@ type feedBugs struct {
 	beforeWrite     bool // a change is readable before its write is
 	positionEarly   bool // positions are handed out before the write, and changes appended when it ends
 	noWake          bool // WaitChanges waits for its context only
+	waitAnyTenant   bool // WaitChanges wakes for any tenant's change
 	expiresSilently bool // a position retention dropped reads from the oldest kept
 	anyPosition     bool // a position it cannot read reads from the start
 }
@@ -202,26 +203,32 @@ func (s *feedStore) Changes(ctx context.Context, q scim.ChangeQuery) ([]scim.Cha
 	return out, nil
 }
 
-func (s *feedStore) WaitChanges(ctx context.Context, after string) error {
-	n, err := scim.ParsePosition(after)
+func (s *feedStore) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
+	n, err := scim.ParsePosition(q.After)
 	if err != nil {
 		return err
 	}
-	s.logMu.Lock()
-	ready, wake := s.next-1 > n, s.wake
-	s.logMu.Unlock()
 	if s.bugs.noWake {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	if ready {
-		return nil
-	}
-	select {
-	case <-wake:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		s.logMu.Lock()
+		ready, wake := false, s.wake
+		for _, c := range s.log {
+			if p, _ := scim.ParsePosition(c.Position); p > n && (q.AllTenants || s.bugs.waitAnyTenant || c.Tenant == scim.TenantFrom(ctx)) {
+				ready = true
+			}
+		}
+		s.logMu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -272,6 +279,7 @@ func TestChangesCatchBrokenFeeds(t *testing.T) {
 		{"ChangeBeforeWrite", feedBugs{beforeWrite: true}, []string{"Changes/NeverWithoutItsWrite"}},
 		{"PositionsBeforeCommit", feedBugs{positionEarly: true}, []string{"Changes/NoSkipUnderConcurrentWriters"}},
 		{"WaitNeverWakes", feedBugs{noWake: true}, []string{"Changes/WaitWakesOnWrite"}},
+		{"WaitWakesForAnyTenant", feedBugs{waitAnyTenant: true}, []string{"Changes/WaitWakesOnWrite"}},
 		{"ExpiresSilently", feedBugs{expiresSilently: true}, []string{"Changes/Retention"}},
 		{"AnyPosition", feedBugs{anyPosition: true}, []string{"Changes/Positions"}},
 	} {

@@ -1,0 +1,290 @@
+package events_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/events"
+	"github.com/scimkit/scim/memstore"
+	"github.com/scimkit/scim/postgres"
+)
+
+// benchStores makes the stores the feed's benchmarks compare: each with
+// its feed on, and off.
+func benchStores(b *testing.B) map[string]func(b *testing.B, feed bool) scim.Store {
+	out := map[string]func(b *testing.B, feed bool) scim.Store{
+		"memstore": func(b *testing.B, feed bool) scim.Store {
+			if feed {
+				return memstore.New()
+			}
+			return memstore.New(memstore.WithoutChangeFeed())
+		},
+	}
+	if pool := benchPool(b); pool != nil {
+		out["postgres"] = func(b *testing.B, feed bool) scim.Store {
+			opts := []postgres.Option{postgres.WithSchema(benchSchema(b, pool))}
+			if !feed {
+				opts = append(opts, postgres.WithoutChangeFeed())
+			}
+			s, err := postgres.New(context.Background(), pool, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(s.Close)
+			return s
+		}
+	}
+	return out
+}
+
+var benchSeq atomic.Int64
+
+func benchUser(prefix string) *scim.Resource {
+	id := fmt.Sprintf("%s-%d", prefix, benchSeq.Add(1))
+	return &scim.Resource{Type: "User", ID: id,
+		Attributes: map[string]any{"userName": id, "active": true, "emails": []any{map[string]any{"value": id + "@example.com", "primary": true}}},
+		Meta:       scim.Meta{Created: time.Now(), LastModified: time.Now()},
+		Unique:     []scim.UniqueKey{{Attribute: "userName", Value: id}}}
+}
+
+// BenchmarkFeedCost compares writes with the feed on and off, in
+// interleaved sub-benchmarks (run with -count N for rounds): creates of
+// Users, and a member added to and removed from a 10,000-member Group,
+// from 16 goroutines.
+func BenchmarkFeedCost(b *testing.B) {
+	for name, newStore := range benchStores(b) {
+		for _, op := range []string{"create", "member"} {
+			for _, feed := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%s/feed=%v", name, op, feed), func(b *testing.B) {
+					s := newStore(b, feed)
+					ctx := context.Background()
+					if op == "member" {
+						setupGroup(b, s, 10000)
+					}
+					b.SetParallelism(8)
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						p, _ := s.(scim.MembershipPatcher)
+						mine := benchUser("m")
+						if op == "member" {
+							if _, err := s.Create(ctx, mine); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+						add := true
+						for pb.Next() {
+							var err error
+							if op == "create" {
+								_, err = s.Create(ctx, benchUser("c"))
+							} else {
+								change := scim.MembershipChange{LastModified: time.Now()}
+								if add {
+									change.Add = []map[string]any{{"value": mine.ID, "type": "User"}}
+								} else {
+									change.Remove = []string{mine.ID}
+								}
+								_, err = p.PatchMembers(ctx, "Group", "big", change, "")
+								add = !add
+							}
+							if err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
+			}
+		}
+	}
+}
+
+// setupGroup creates Group "big" with n member Users.
+func setupGroup(b *testing.B, s scim.Store, n int) {
+	ctx := context.Background()
+	members := make([]any, 0, n)
+	for range n {
+		u := benchUser("g")
+		if _, err := s.Create(ctx, u); err != nil {
+			b.Fatal(err)
+		}
+		members = append(members, map[string]any{"value": u.ID, "type": "User"})
+	}
+	if _, err := s.Create(ctx, &scim.Resource{Type: "Group", ID: "big", Attributes: map[string]any{"displayName": "big", "members": members},
+		Meta: scim.Meta{Created: time.Now(), LastModified: time.Now()}}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkChangesRead reads 20,000 changes in pages of 1,000 and reports
+// changes read per second.
+func BenchmarkChangesRead(b *testing.B) {
+	for name, newStore := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			s := newStore(b, true)
+			ctx := context.Background()
+			const n = 20000
+			for range n {
+				if _, err := s.Create(ctx, benchUser("r")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f := s.(scim.ChangeFeed)
+			if _, err := f.Head(ctx); err != nil { // every change sequenced
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				after, read := "", 0
+				for read < n {
+					cs, err := f.Changes(ctx, scim.ChangeQuery{After: after, Limit: 1000, AllTenants: true})
+					if err != nil || len(cs) == 0 {
+						b.Fatal(err, read)
+					}
+					read += len(cs)
+					after = cs[len(cs)-1].Position
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "changes/s")
+		})
+	}
+}
+
+// BenchmarkConsumerLag has 64 writers create Users for a second while a
+// consumer follows, and reports the consumer's lag (from the change's
+// record to its Handle) at the median and the 99th percentile.
+func BenchmarkConsumerLag(b *testing.B) {
+	for name, newStore := range benchStores(b) {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				s := newStore(b, true)
+				var (
+					mu   sync.Mutex
+					lags []time.Duration
+				)
+				ctx, cancel := context.WithCancel(context.Background())
+				c := &events.Consumer{Name: "lag", Store: s, Logger: quiet, Handle: func(_ context.Context, ch scim.Change) error {
+					mu.Lock()
+					lags = append(lags, time.Since(ch.Time))
+					mu.Unlock()
+					return nil
+				}}
+				done := make(chan struct{})
+				go func() { _ = c.Run(ctx); close(done) }()
+				var wg sync.WaitGroup
+				var written atomic.Int64
+				stop := time.Now().Add(time.Second)
+				for range 64 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for time.Now().Before(stop) {
+							if _, err := s.Create(context.Background(), benchUser("l")); err != nil {
+								b.Error(err)
+								return
+							}
+							written.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+					mu.Lock()
+					n := len(lags)
+					mu.Unlock()
+					if int64(n) >= written.Load() {
+						break
+					}
+				}
+				cancel()
+				<-done
+				mu.Lock()
+				slices.Sort(lags)
+				if len(lags) > 0 {
+					b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
+					b.ReportMetric(float64(written.Load()), "writes")
+				}
+				mu.Unlock()
+			}
+		})
+	}
+}
+
+// BenchmarkPrune measures PostgreSQL's Prune dropping 10,000 changes of
+// 11,000 (retention of 1,000).
+func BenchmarkPrune(b *testing.B) {
+	pool := benchPool(b)
+	if pool == nil {
+		b.Skip("SCIM_POSTGRES_DSN is not set")
+	}
+	for b.Loop() {
+		b.StopTimer()
+		schema := benchSchema(b, pool)
+		s, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema),
+			postgres.WithChangeRetention(scim.Retention{MaxCount: 1_000_000}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		for range 11000 {
+			if _, err := s.Create(ctx, benchUser("p")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.Head(ctx); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		s, err = postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithChangeRetention(scim.Retention{MaxCount: 1000}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := s.Prune(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPool is a pool on SCIM_POSTGRES_DSN, nil without it.
+func benchPool(b *testing.B) *pgxpool.Pool {
+	dsn := os.Getenv("SCIM_POSTGRES_DSN")
+	if dsn == "" {
+		return nil
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	return pool
+}
+
+// benchSchema is a fresh schema name, dropped when b ends.
+func benchSchema(b *testing.B, pool *pgxpool.Pool) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	name := "scimbench_" + hex.EncodeToString(r[:])
+	b.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+	})
+	return name
+}
