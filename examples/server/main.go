@@ -21,11 +21,18 @@
 // "pagination" out of /ServiceProviderConfig
 // (scim.WithoutPaginationDiscovery), for clients that refuse attributes
 // RFC 7643 does not define; cursor paging is still answered.
+//
+// Both stores keep a change feed. With -events-token T (or
+// $SCIM_EVENTS_TOKEN) the server also serves it to one receiver as RFC
+// 9967 Security Event Tokens by RFC 8936 poll at /events, beside
+// /scim/v2/, for requests that carry that bearer token, and advertises
+// the events in /ServiceProviderConfig.
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -40,6 +47,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/events"
 	"github.com/scimkit/scim/memstore"
 	"github.com/scimkit/scim/postgres"
 )
@@ -52,6 +60,7 @@ func main() {
 	schema := flag.String("postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the store's tables")
 	strict := flag.Bool("strict", false, "reject what identity providers send beyond RFC 7643/7644, as conformance checkers expect (scim.WithStrict)")
 	noPagination := flag.Bool("no-pagination-discovery", false, "leave RFC 9865's \"pagination\" out of /ServiceProviderConfig, for clients that refuse attributes RFC 7643 does not define; cursor paging is still answered (scim.WithoutPaginationDiscovery)")
+	eventsToken := flag.String("events-token", os.Getenv("SCIM_EVENTS_TOKEN"), "bearer token of the receiver that polls /events for RFC 9967 events (default $SCIM_EVENTS_TOKEN; none: no /events)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var opts []scim.Option
@@ -71,7 +80,7 @@ func main() {
 		var closeStore func()
 		if store, closeStore, err = openStore(ctx, *dsn, *schema, logger); err == nil {
 			defer closeStore()
-			err = run(ctx, *addr, tok, store, logger, opts...)
+			err = run(ctx, *addr, tok, *eventsToken, store, logger, opts...)
 		}
 	}
 	if err != nil {
@@ -100,9 +109,10 @@ func openStore(ctx context.Context, dsn, schema string, logger *slog.Logger) (st
 	return pg, pool.Close, nil
 }
 
-// run serves the handler on addr until ctx ends; opts configure the
+// run serves the handler on addr until ctx ends, and /events for the
+// receiver whose token is eventsToken if it is set; opts configure the
 // handler beyond its token and logger.
-func run(ctx context.Context, addr, token string, store scim.Store, logger *slog.Logger, opts ...scim.Option) error {
+func run(ctx context.Context, addr, token, eventsToken string, store scim.Store, logger *slog.Logger, opts ...scim.Option) error {
 	if token == "" {
 		token = os.Getenv("SCIM_TOKEN")
 	}
@@ -114,13 +124,20 @@ func run(ctx context.Context, addr, token string, store scim.Store, logger *slog
 		token = hex.EncodeToString(b)
 		fmt.Printf("bearer token: %s\n", token)
 	}
+	mux := http.NewServeMux()
+	opts = append([]scim.Option{scim.WithLogger(logger)}, opts...)
+	if eventsToken != "" {
+		pub := &events.Publisher{Issuer: "http://" + addr + "/scim/v2", Audience: []string{"http://" + addr + "/events"}}
+		poll := &events.PollHandler{Name: "receiver", Store: store, Publisher: pub, Logger: logger}
+		mux.Handle("POST /events", bearer(eventsToken, poll))
+		opts = append(opts, scim.WithSecurityEvents(pub.EventURIs()...))
+		logger.Info("serving RFC 9967 events by poll (RFC 8936)", "url", "http://"+addr+"/events")
+	}
 	h, err := scim.New(store,
-		scim.NewBearerTokens(scim.Token{Secret: token, Principal: scim.Principal{ID: "example"}}),
-		append([]scim.Option{scim.WithLogger(logger)}, opts...)...)
+		scim.NewBearerTokens(scim.Token{Secret: token, Principal: scim.Principal{ID: "example"}}), opts...)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", h)
 	srv := &http.Server{
 		Addr:              addr,
@@ -142,6 +159,19 @@ func run(ctx context.Context, addr, token string, store scim.Store, logger *slog
 		return err
 	}
 	return nil
+}
+
+// bearer lets through the requests that carry token.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="events"`)
+			http.Error(w, "receiver token required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logRequests logs one line per request: never headers, so never the token.
