@@ -30,6 +30,10 @@
 //     "or") is answered from an index instead of a scan; Get is one map
 //     lookup. Without a sort order, resources come in insertion order (a
 //     Replace keeps a resource's place), so paging sees each one exactly once.
+//   - Every write is recorded in a change feed (scim.ChangeFeed), under the
+//     lock of the write, in memory and bounded (WithChangeRetention): a
+//     restart loses it with the resources. Durable consumers' positions
+//     (scim.ConsumerLedger) live in memory too.
 package memstore
 
 import (

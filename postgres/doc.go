@@ -1,7 +1,7 @@
 // Package postgres is a scim.Store on PostgreSQL (pgx v5): a production
 // store for one or many processes sharing a database. It implements
-// scim.Store, scim.MembershipPatcher and scim.TokenStore and passes the
-// storetest kit.
+// scim.Store, scim.MembershipPatcher, scim.ChangeFeed, scim.ConsumerLedger,
+// scim.TxLedger and scim.TokenStore and passes the storetest kit.
 //
 // # Set-up
 //
@@ -15,8 +15,11 @@
 //
 // Options: WithSchema (the PostgreSQL schema of the tables, default
 // "scim", created if missing, always quoted), WithFallbackLimit (see
-// below), WithClock and WithLogger. The store keeps no state but the pool:
-// any number of Stores and processes may share a schema.
+// below), WithClock, WithLogger, WithChangeRetention and WithoutChangeFeed
+// (the change feed, changes.go), and WithTxHook (the host's code in every
+// write's transaction, txhooks.go). The store keeps no state but the pool
+// (and its feed's background work, which Close waits for): any number of
+// Stores and processes may share a schema.
 //
 // # Migrations
 //
