@@ -311,6 +311,7 @@ func entraInternals(t *testing.T, s *server, flagged bool) func(ctx context.Cont
 
 		case "Update user attributes":
 			u := s.get("/Users/" + step.Users[0].ID)
+			assert.Len(t, u["emails"], 1, "the work email is replaced, not added")
 			assert.Equal(t, "Addy", u["nickName"], "attributes not named stay")
 			assert.Equal(t, "Formatted Name", u["name"].(map[string]any)["formatted"], "a dotted key sets its sub-attribute and leaves the others")
 			s.patchNoContent("/Users/"+step.Users[0].ID, patchBody(operation(op("Replace"), scim.EnterpriseUserSchema+":employeeNumber", "E-1042")))
@@ -328,6 +329,12 @@ func entraInternals(t *testing.T, s *server, flagged bool) func(ctx context.Cont
 			})
 			list := requireList(t, exchange(t, check), 1)
 			assert.Equal(t, map[string]any{"id": step.Users[0].ID, "schemas": []any{scim.UserSchema}}, list[0], "attributes=id returns the id and schemas alone")
+			// Set and removed by the URN-qualified path.
+			u := "/Users/" + step.Users[0].ID
+			s.patchNoContent(u, patchBody(operation(op("Add"), scim.EnterpriseUserSchema+":manager", m["value"])))
+			require.Contains(t, enterprise(s.get(u)), "manager")
+			s.patchNoContent(u, patchBody(operation(op("Remove"), scim.EnterpriseUserSchema+":manager")))
+			assert.NotContains(t, enterprise(s.get(u)), "manager")
 
 		case "Disable users":
 			filter := `/Users?filter=active eq "False"`
