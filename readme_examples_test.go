@@ -209,7 +209,8 @@ func Example_me() {
 }
 
 // TestREADMESamples checks that each Go sample of README.md is in one of
-// the functions above (or, for the complete store, in storetest), so that a
+// the functions above (or, for the complete store, in storetest, and for
+// the identity-provider kit, in idptest), so that a
 // change that breaks a sample breaks the build.
 func TestREADMESamples(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
@@ -217,7 +218,7 @@ func TestREADMESamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	var corpus strings.Builder
-	for _, f := range []string{"readme_examples_test.go", "storetest/example_test.go"} {
+	for _, f := range []string{"readme_examples_test.go", "storetest/example_test.go", "idptest/example_test.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
