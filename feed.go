@@ -162,15 +162,15 @@ func WithChange(ctx context.Context, c Change) context.Context {
 // kind op to res (for a delete, the resource as it was; for a membership
 // change, the Group with its new Meta): the write as WithChange described
 // it, with res's type, id, externalId and version and the context's
-// tenant. A write nobody described is described by op and res, with the
+// tenant. The change shares the description's slices, which neither the
+// store nor a reader may change (memstore hands readers copies). A write nobody described is described by op and res, with the
 // context's principal and request id. The store sets Position and Time,
 // and for a MembershipPatcher write the Added and Removed it really
 // applied.
 func ChangeFor(ctx context.Context, op ChangeOp, res *Resource) Change {
 	var c Change
 	if d, ok := ctx.Value(changeKey{}).(*Change); ok {
-		c = *d
-		c.Attributes, c.Added, c.Removed = slices.Clone(d.Attributes), slices.Clone(d.Added), slices.Clone(d.Removed)
+		c = *d // its slices are the description's: a store keeps them as they are
 		c.Position, c.Time, c.Cascade = "", time.Time{}, false
 		if c.Op != ChangePatch || op != ChangeReplace {
 			c.Op = op

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,53 +63,75 @@ func benchUser(prefix string) *scim.Resource {
 		Unique:     []scim.UniqueKey{{Attribute: "userName", Value: id}}}
 }
 
+var feedRounds = flag.Int("feed.rounds", 1, "interleaved rounds of BenchmarkFeedCost (feed off, on, off, on, …)")
+
 // BenchmarkFeedCost compares writes with the feed on and off, in
-// interleaved sub-benchmarks (run with -count N for rounds): creates of
-// Users, and a member added to and removed from a 10,000-member Group,
-// from 16 goroutines.
+// interleaved rounds (-feed.rounds): creates of Users, and a member added
+// to and removed from a 10,000-member Group, from 16 goroutines.
 func BenchmarkFeedCost(b *testing.B) {
 	for name, newStore := range benchStores(b) {
-		for _, op := range []string{"create", "member"} {
-			for _, feed := range []bool{false, true} {
-				b.Run(fmt.Sprintf("%s/%s/feed=%v", name, op, feed), func(b *testing.B) {
-					s := newStore(b, feed)
-					ctx := context.Background()
-					if op == "member" {
-						setupGroup(b, s, 10000)
-					}
-					b.SetParallelism(8)
-					b.ResetTimer()
-					b.RunParallel(func(pb *testing.PB) {
-						p, _ := s.(scim.MembershipPatcher)
-						mine := benchUser("m")
+		for _, op := range []string{"create", "member", "POST"} {
+			for round := range *feedRounds {
+				for _, feed := range []bool{false, true} {
+					b.Run(fmt.Sprintf("%s/%s/round=%d/feed=%v", name, op, round+1, feed), func(b *testing.B) {
+						s := newStore(b, feed)
+						ctx := context.Background()
 						if op == "member" {
-							if _, err := s.Create(ctx, mine); err != nil {
-								b.Error(err)
-								return
-							}
+							setupGroup(b, s, 10000)
 						}
-						add := true
-						for pb.Next() {
+						var h http.Handler
+						if op == "POST" {
 							var err error
-							if op == "create" {
-								_, err = s.Create(ctx, benchUser("c"))
-							} else {
-								change := scim.MembershipChange{LastModified: time.Now()}
-								if add {
-									change.Add = []map[string]any{{"value": mine.ID, "type": "User"}}
-								} else {
-									change.Remove = []string{mine.ID}
-								}
-								_, err = p.PatchMembers(ctx, "Group", "big", change, "")
-								add = !add
-							}
-							if err != nil {
-								b.Error(err)
-								return
+							if h, err = scim.New(s, scim.NewBearerTokens(scim.Token{Secret: "t", Principal: scim.Principal{ID: "idp"}}),
+								scim.WithLogger(quiet)); err != nil {
+								b.Fatal(err)
 							}
 						}
+						b.SetParallelism(8)
+						b.ResetTimer()
+						b.RunParallel(func(pb *testing.PB) {
+							p, _ := s.(scim.MembershipPatcher)
+							mine := benchUser("m")
+							if op == "member" {
+								if _, err := s.Create(ctx, mine); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+							add := true
+							for pb.Next() {
+								var err error
+								switch op {
+								case "create":
+									_, err = s.Create(ctx, benchUser("c"))
+								case "POST":
+									id := fmt.Sprintf("p%d", benchSeq.Add(1))
+									r := httptest.NewRequest(http.MethodPost, "/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+id+`","active":true,"emails":[{"value":"`+id+`@example.com","primary":true}]}`))
+									r.Header.Set("Authorization", "Bearer t")
+									r.Header.Set("Content-Type", "application/scim+json")
+									w := httptest.NewRecorder()
+									h.ServeHTTP(w, r)
+									if w.Code != http.StatusCreated {
+										err = fmt.Errorf("POST: %d %s", w.Code, w.Body)
+									}
+								default:
+									change := scim.MembershipChange{LastModified: time.Now()}
+									if add {
+										change.Add = []map[string]any{{"value": mine.ID, "type": "User"}}
+									} else {
+										change.Remove = []string{mine.ID}
+									}
+									_, err = p.PatchMembers(ctx, "Group", "big", change, "")
+									add = !add
+								}
+								if err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
 					})
-				})
+				}
 			}
 		}
 	}

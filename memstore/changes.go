@@ -12,7 +12,7 @@ import (
 
 // The change feed's defaults (WithChangeRetention).
 const (
-	DefaultChangeMaxCount = 100_000
+	DefaultChangeMaxCount = 10_000
 	DefaultChangeMaxAge   = 24 * time.Hour
 	defaultChangePage     = 1000
 )
@@ -52,10 +52,13 @@ type feed struct {
 	mu        sync.Mutex
 	off       bool
 	retention scim.Retention
-	log       []scim.Change // oldest first; log[i] has number first+i
-	first     uint64        // the number of log[0]
+	ring      []scim.Change // a circular buffer, grown up to MaxCount: the i-th oldest change is at(i)
+	head      int           // the index in ring of the oldest change
+	n         int           // the changes kept
+	first     uint64        // the number of the oldest change kept
 	next      uint64        // the number the next change gets
-	wake      chan struct{} // closed (and replaced) when changes are recorded
+	wake      chan struct{} // closed (and replaced) when changes are recorded and waited for
+	waited    bool          // a WaitChanges holds wake
 	consumers map[consumerKey]*consumer
 }
 
@@ -77,21 +80,40 @@ func (f *feed) record(now time.Time, changes ...scim.Change) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for cut := now.Add(-f.retention.MaxAge); f.n > 0 && f.at(0).Time.Before(cut); {
+		f.dropOldest()
+	}
 	for _, c := range changes {
 		c.Time = now
-		f.log = append(f.log, c)
+		if f.n == f.retention.MaxCount {
+			f.dropOldest()
+		}
+		if f.n == len(f.ring) { // full, and smaller than MaxCount: grow
+			grown := make([]scim.Change, min(max(2*f.n, 64), f.retention.MaxCount))
+			for i := range f.n {
+				grown[i] = *f.at(i)
+			}
+			f.ring, f.head = grown, 0
+		}
+		*f.at(f.n) = c
+		f.n++
 		f.next++
 	}
-	drop := max(0, len(f.log)-f.retention.MaxCount)
-	for cut := now.Add(-f.retention.MaxAge); drop < len(f.log) && f.log[drop].Time.Before(cut); drop++ {
+	if f.waited {
+		close(f.wake)
+		f.wake, f.waited = make(chan struct{}), false
 	}
-	if drop > 0 {
-		clear(f.log[:drop]) // let the dropped changes' strings go
-		f.log = f.log[drop:]
-		f.first += uint64(drop)
-	}
-	close(f.wake)
-	f.wake = make(chan struct{})
+}
+
+// at returns the i-th oldest change kept. The caller holds f.mu.
+func (f *feed) at(i int) *scim.Change { return &f.ring[(f.head+i)%len(f.ring)] }
+
+// dropOldest drops the oldest change kept. The caller holds f.mu.
+func (f *feed) dropOldest() {
+	*f.at(0) = scim.Change{} // let its strings go
+	f.head = (f.head + 1) % len(f.ring)
+	f.n--
+	f.first++
 }
 
 // Changes implements scim.ChangeFeed: the changes after q.After, of the
@@ -122,8 +144,8 @@ func (s *Store) Changes(ctx context.Context, q scim.ChangeQuery) ([]scim.Change,
 		return nil, fmt.Errorf("memstore: position %q: %w", q.After, scim.ErrPositionExpired)
 	}
 	var out []scim.Change
-	for i := int(max(after+1, f.first) - f.first); i < len(f.log) && len(out) < limit; i++ {
-		if c := f.log[i]; q.AllTenants || c.Tenant == tenant {
+	for i := int(max(after+1, f.first) - f.first); i < f.n && len(out) < limit; i++ {
+		if c := *f.at(i); q.AllTenants || c.Tenant == tenant {
 			c.Position = scim.FormatPosition(f.first + uint64(i))
 			c.Attributes = append([]string(nil), c.Attributes...)
 			c.Added = append([]string(nil), c.Added...)
@@ -151,13 +173,14 @@ func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
 			return errFeedOff
 		}
 		ready := false
-		for i := len(f.log) - 1; i >= 0 && f.first+uint64(i) > n; i-- { // the newest first: few
-			if q.AllTenants || f.log[i].Tenant == tenant {
+		for i := f.n - 1; i >= 0 && f.first+uint64(i) > n; i-- { // the newest first: few
+			if q.AllTenants || f.at(i).Tenant == tenant {
 				ready = true
 				break
 			}
 		}
 		wake := f.wake
+		f.waited = f.waited || !ready
 		f.mu.Unlock()
 		if ready {
 			return nil
