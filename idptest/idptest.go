@@ -158,7 +158,7 @@ type Options struct {
 	// invite sent, the seat freed. An error fails the step.
 	AfterStep func(ctx context.Context, s *Step) error
 	// Progress, when set, is told about every request, for a progress
-	// line.
+	// line; its calls never overlap.
 	Progress func(p Progress)
 	// Keep leaves what the cycle created in place; by default the kit
 	// deletes, at the end, every user and group it created that the cycle
@@ -192,8 +192,10 @@ type Step struct {
 	// MaxExchanges of them.
 	Requests  int
 	Exchanges []Exchange
-	Duration  time.Duration
-	Status    Status
+	// Retries counts the requests sent again after a 503 or 429.
+	Retries  int
+	Duration time.Duration
+	Status   Status
 	// Note says why a step was skipped.
 	Note string
 	// Err is the failure, when Status is Failed.
@@ -305,8 +307,10 @@ func runTB(t testing.TB, c Cycle, h http.Handler, opts Options) *Report {
 }
 
 // Run plays cycle against h (nil: the service at opts.TenantURL, over the
-// network) until a step fails or ctx ends, then cleans up (with a context
-// that outlives ctx by up to two minutes) unless opts.Keep. The error is
+// network) until a step fails or ctx ends, then cleans up unless
+// opts.Keep (when ctx ended, for up to five minutes more). A request
+// answered 503 or 429 is retried, as identity providers retry it, up to
+// three times after what Retry-After says (at most 5 s). The error is
 // about the options; the cycle's outcome is in the report.
 func Run(ctx context.Context, cycle Cycle, h http.Handler, opts Options) (*Report, error) {
 	if cycle != CycleEntra && cycle != CycleOkta {

@@ -358,3 +358,45 @@ func TestOptionErrors(t *testing.T) {
 		t.Error("an unknown cycle accepted")
 	}
 }
+
+// shedding answers 503 with Retry-After: 0 when drop says so.
+func shedding(h http.Handler, drop func(r *http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if drop(r) {
+			w.Header().Set("Retry-After", "0")
+			w.Header().Set("Content-Type", "application/scim+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"503","detail":"busy"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func TestRetries(t *testing.T) {
+	cycles(t, func(t *testing.T, c cycle) {
+		t.Run("a 503 now and then is retried", func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			h := handler(t)
+			r := c.play(t, shedding(h, func(*http.Request) bool { mu.Lock(); defer mu.Unlock(); n++; return n%5 == 0 }), idptest.Options{Token: token})
+			retries := 0
+			for _, s := range r.Steps {
+				retries += s.Retries
+			}
+			if retries == 0 {
+				t.Error("no retry counted")
+			}
+			empty(t, h)
+		})
+		t.Run("a 503 that lasts fails the step", func(t *testing.T) {
+			r := c.run(t, shedding(handler(t), func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "Groups")
+			}), idptest.Options{Token: token})
+			f := r.Failure()
+			if f == nil || f.Action != idptest.CreateGroup || !strings.Contains(f.Reason, "(sent 4 times)") || !strings.Contains(f.Reason, "503") {
+				t.Fatalf("want the group's create to fail after 4 tries, got\n%v", f)
+			}
+		})
+	})
+}

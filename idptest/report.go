@@ -112,6 +112,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case s.Status == Failed:
 			result += ": " + firstLine(s.Err.Reason)
 		}
+		if s.Retries > 0 {
+			result += fmt.Sprintf(" (%d retried after 503 or 429)", s.Retries)
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", s.Number, s.Name, s.Requests, round(s.Duration), result)
 	}
 	c := r.Cleanup

@@ -12,25 +12,24 @@ import (
 
 // The schema URNs the cycles send and read.
 const (
-	coreUserURN      = "urn:ietf:params:scim:schemas:core:2.0:User"
-	coreGroupURN     = "urn:ietf:params:scim:schemas:core:2.0:Group"
-	enterpriseURN    = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	patchOpURN       = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-	listResponseURN  = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-	errorURN         = "urn:ietf:params:scim:api:messages:2.0:Error"
-	entraGroupURN    = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-	lifecycleUsers   = 3 // the users the lifecycle steps play on
-	cleanupTimeout   = 2 * time.Minute
-	phaseMatch       = "Match user between source and target system"
-	phaseMatchGroup  = "Match group between source and target system"
-	phaseAction      = "Perform action"
-	phaseReadBack    = "the kit's read-back: what the next cycle would find"
-	phaseConnection  = "Test connection"
-	phaseSetup       = "the kit, as the application's own admin"
-	phaseImport      = "Import"
-	phaseExistence   = "existence check"
-	phaseCleanup     = "the kit's cleanup"
-	readBackExplains = "the kit reads every write back, as the identity provider's next cycle would see it"
+	coreUserURN     = "urn:ietf:params:scim:schemas:core:2.0:User"
+	coreGroupURN    = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	enterpriseURN   = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	patchOpURN      = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	listResponseURN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	errorURN        = "urn:ietf:params:scim:api:messages:2.0:Error"
+	entraGroupURN   = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+	lifecycleUsers  = 3 // the users the lifecycle steps play on
+	cleanupTimeout  = 2 * time.Minute
+	phaseMatch      = "Match user between source and target system"
+	phaseMatchGroup = "Match group between source and target system"
+	phaseAction     = "Perform action"
+	phaseReadBack   = "the kit's read-back: what the next cycle would find"
+	phaseConnection = "Test connection"
+	phaseSetup      = "the kit, as the application's own admin"
+	phaseImport     = "Import"
+	phaseExistence  = "existence check"
+	phaseCleanup    = "the kit's cleanup"
 )
 
 // runner plays one cycle.
@@ -165,6 +164,7 @@ func (st *stepRun) doAs(ctx context.Context, phase, method, path string, body an
 	ex := st.r.s.do(ctx, phase, method, path, body, token)
 	st.mu.Lock()
 	st.step.Requests++
+	st.step.Retries += ex.Retries
 	if len(st.step.Exchanges) < MaxExchanges {
 		st.step.Exchanges = append(st.step.Exchanges, *ex)
 	}
@@ -278,6 +278,9 @@ func (st *stepRun) expect(ex *Exchange, subject, what string, ok ...int) error {
 	want := make([]string, len(ok))
 	for i, c := range ok {
 		want[i] = statusText(c)
+	}
+	if ex.Retries > 0 {
+		what += fmt.Sprintf(" (sent %d times)", ex.Retries+1)
 	}
 	if ex.Status >= 400 {
 		return st.fail(subject, fmt.Sprintf("%s was refused: %s; %s expects %s", what, st.r.refusedText(ex), st.r.cycle, strings.Join(want, " or ")), ex)
@@ -635,8 +638,16 @@ func (r *runner) say(entra, okta string) string {
 // cleanup deletes what the cycle created and did not delete: groups, then
 // users, then anything the run's prefix finds.
 func (r *runner) cleanup(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
+	// The cleanup outlives an interruption by up to cleanupTimeout (a
+	// second Ctrl-C of the command stops it sooner); otherwise it takes
+	// what it takes, as the deletes of a large cycle do on a busy server.
+	interrupted := ctx.Err() != nil
+	ctx = context.WithoutCancel(ctx)
+	if interrupted {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cleanupTimeout)
+		defer cancel()
+	}
 	start := time.Now()
 	c := &r.report.Cleanup
 	st := &stepRun{r: r, def: &stepDef{name: "Cleanup"}, step: &Step{Cycle: r.cycle, Name: "Cleanup (the kit's)"}, of: len(r.report.Steps)}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type Exchange struct {
 	ResponseHeader http.Header
 	ResponseBody   []byte
 	Duration       time.Duration
+	// Retries counts the times the request was sent again after a 503 or
+	// 429, as identity providers do; the response is the last one.
+	Retries int
 	// Err is why no response came (a network error, a panic in the
 	// handler).
 	Err error
@@ -46,10 +50,43 @@ type sender struct {
 	contentType string
 }
 
+// Identity providers retry a request answered 503 or 429 after a while;
+// the kit does too, up to maxRetries times, waiting what Retry-After says
+// (at most maxRetryWait; retryWait without it).
+const (
+	maxRetries   = 3
+	retryWait    = time.Second
+	maxRetryWait = 5 * time.Second
+)
+
 // do sends a request to the tenant URL joined with path (which may carry a
 // query); body, when not nil, is sent as JSON. token overrides the
-// configured one when not nil.
+// configured one when not nil. A 503 or 429 is retried as identity
+// providers retry it; Retries counts the retries.
 func (s *sender) do(ctx context.Context, phase, method, path string, body any, token *string) *Exchange {
+	start := time.Now()
+	for retries := 0; ; retries++ {
+		ex := s.once(ctx, phase, method, path, body, token)
+		ex.Retries = retries
+		if retries == maxRetries || ex.Err != nil || (ex.Status != http.StatusServiceUnavailable && ex.Status != http.StatusTooManyRequests) {
+			ex.Duration = time.Since(start)
+			return ex
+		}
+		wait := retryWait
+		if secs, err := strconv.Atoi(ex.ResponseHeader.Get("Retry-After")); err == nil && secs >= 0 {
+			wait = min(time.Duration(secs)*time.Second, maxRetryWait)
+		}
+		select {
+		case <-ctx.Done():
+			ex.Duration = time.Since(start)
+			return ex
+		case <-time.After(wait):
+		}
+	}
+}
+
+// once sends the request once.
+func (s *sender) once(ctx context.Context, phase, method, path string, body any, token *string) *Exchange {
 	ex := &Exchange{Phase: phase, Method: method, URL: s.base + path}
 	var rd io.Reader
 	if body != nil {
@@ -77,13 +114,11 @@ func (s *sender) do(ctx context.Context, phase, method, path string, body any, t
 	if body != nil {
 		req.Header.Set("Content-Type", s.contentType)
 	}
-	start := time.Now()
 	if s.h != nil {
 		s.serve(req, ex)
 	} else {
 		s.send(req, ex)
 	}
-	ex.Duration = time.Since(start)
 	return ex
 }
 
