@@ -62,8 +62,8 @@ func (h *Handler) create(req *request, rt *resourceType) error {
 	if err := h.beforeMembers(ctx, members); err != nil {
 		return err
 	}
-	stored, err := h.store.Create(describe(ctx, Change{
-		Op: ChangeCreate, Attributes: attributeNames(res.Attributes), Added: added,
+	stored, err := h.store.Create(h.describe(ctx, func() Change {
+		return Change{Op: ChangeCreate, Attributes: attributeNames(res.Attributes), Added: added}
 	}), res)
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (h *Handler) update(req *request, rt *resourceType, id string, op ChangeOp,
 			return nil, err
 		}
 		res.Unique = rt.uniqueKeys(res.Attributes)
-		stored, err := h.store.Replace(describe(ctx, updateChange(rt, op, old, res)), res, old.Meta.Version)
+		stored, err := h.store.Replace(h.describe(ctx, func() Change { return updateChange(rt, op, old, res) }), res, old.Meta.Version)
 		switch {
 		case err == nil:
 			h.afterUpdate(req, w, stored)
@@ -292,7 +292,7 @@ func (h *Handler) delete(req *request, rt *resourceType, id string) error {
 				return err
 			}
 		}
-		err := h.store.Delete(describe(ctx, Change{Op: ChangeDelete}), rt.Name, id, version)
+		err := h.store.Delete(h.describe(ctx, func() Change { return Change{Op: ChangeDelete} }), rt.Name, id, version)
 		switch {
 		case err == nil:
 			if withHooks {

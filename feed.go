@@ -212,12 +212,18 @@ func undescribed(ctx context.Context) Change {
 	return Change{Principal: p.ID, RequestID: RequestIDFrom(ctx), Txn: txnFrom(ctx)}
 }
 
-// describe returns ctx describing the handler's write c, with the
-// request's principal, id and transaction.
-func describe(ctx context.Context, c Change) context.Context {
+// describe returns ctx describing the handler's write c() with the
+// request's principal, id and transaction, for a store that records
+// changes; for another, ctx, and c is not called (a description of a
+// large Group's update compares its members).
+func (h *Handler) describe(ctx context.Context, c func() Change) context.Context {
+	if !h.recorded {
+		return ctx
+	}
+	d := c()
 	u := undescribed(ctx)
-	c.Principal, c.RequestID, c.Txn = u.Principal, u.RequestID, u.Txn
-	return WithChange(ctx, c)
+	d.Principal, d.RequestID, d.Txn = u.Principal, u.RequestID, u.Txn
+	return WithChange(ctx, d)
 }
 
 // attributeNames returns the canonical names of the attributes in attrs:

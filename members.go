@@ -121,7 +121,7 @@ func (h *Handler) patchMembers(req *request, rt *resourceType, id string, change
 			return nil, err
 		}
 	}
-	described := describe(ctx, Change{Op: ChangePatch, Attributes: []string{"members"}})
+	described := h.describe(ctx, func() Change { return Change{Op: ChangePatch, Attributes: []string{"members"}} })
 	res, err := h.store.(MembershipPatcher).PatchMembers(described, rt.Name, id, change, version)
 	if errors.Is(err, ErrVersionMismatch) {
 		return nil, &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match", Err: err}

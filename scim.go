@@ -30,6 +30,7 @@ import (
 // safe for concurrent use and shares nothing with other Handlers.
 type Handler struct {
 	store      Store
+	recorded   bool // the store keeps a change feed: its writes are described (describe)
 	auth       Authenticator
 	types      []*resourceType
 	baseURL    string
@@ -161,8 +162,10 @@ func New(store Store, auth Authenticator, opts ...Option) (*Handler, error) {
 	if store == nil || auth == nil {
 		return nil, errors.New("scim: New needs a Store and an Authenticator")
 	}
+	_, recorded := store.(ChangeFeed)
 	h := &Handler{
 		store:         store,
+		recorded:      recorded,
 		auth:          auth,
 		logger:        slog.Default(),
 		maxResults:    1000,
