@@ -114,7 +114,10 @@
 //
 // # Failures
 //
-// A cycle stops at the first failed step (the later ones are "not run")
+// A request answered 503 or 429 is sent again, as the identity providers
+// do, up to three times after what Retry-After says (at most 5 s); the
+// report counts the retries. A cycle stops at the first failed step (the
+// later ones are "not run")
 // and reports it as the identity provider's log would show it: Entra ID's
 // provisioning log action and status, with "StatusCode" and "Web
 // Response" for a refusal; Okta's task error ("Error while deactivating
@@ -138,7 +141,8 @@
 // Options.Concurrency sends the per-user steps that many at a time. On
 // one machine of two cores, 10,000 users and two groups of 5,000 members
 // take 4 to 6 seconds a cycle on the memory store and about a minute on
-// PostgreSQL, half of it the cleanup's deletes. Okta pushes a password
+// PostgreSQL, half of it the cleanup's deletes (on a busy machine, several
+// minutes: the cleanup is not bounded unless the run is interrupted). Okta pushes a password
 // with each user, which the library hashes with Argon2id at about 50 ms
 // each: at that size, give the handler under test a cheaper
 // scim.PasswordHasher, or leave Password out of Options.Attributes.
