@@ -84,7 +84,10 @@ const (
 type Refusal struct {
 	Action Action
 	// User is the index of the user, for user actions: users are numbered
-	// from 0 in the order the cycle creates them (see Options.Users).
+	// from 0 in the order the cycle creates them (see Options.Users); -1
+	// is the application's own user of the setup step, the one the
+	// application had before the identity provider came (its owner, in
+	// many applications).
 	User int
 	// Group is the index of the group, for group actions.
 	Group int
@@ -218,7 +221,7 @@ const (
 
 // User is a user as the identity provider knows it.
 type User struct {
-	Index    int // -1 for the application's own user of the conflict step
+	Index    int // from 0; -1 for the application's own user (the setup and conflict steps), -2 for Entra ID's on-demand user
 	ID       string
 	UserName string
 	Active   bool
