@@ -201,29 +201,36 @@ func (s *Store) sequenceSoon() {
 // statements: they touch a few rows of a large table through its
 // indexes, which a planner without statistics (a new table, a server
 // without autovacuum) would not see, and at the costs that then follow
-// JIT compilation would take half a second a statement.
+// JIT compilation would take half a second a statement. Plain index
+// scans, not bitmap scans: they skip the index entries of rows the
+// sequencer has given a position since (until a vacuum removes them)
+// once one scan has marked them dead; a bitmap scan visits them all,
+// every time.
 const feedPlans = `SELECT set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true),
-	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
 // sequence gives the committed changes without a position theirs, in seq
 // order, and wakes the waiters if it gave any. It reports how many.
 //
 // It is one round trip, one (implicit) transaction: the advisory lock
 // that makes runs one at a time, feedPlans, then the update, whose
-// NOTIFY is delivered at commit.
+// NOTIFY is delivered at commit. The update finds its rows by ctid, which
+// no one else changes while the lock is held: a join on seq would be
+// planned, without hash and merge joins, as a nested loop comparing every
+// row with every other.
 func (s *Store) sequence(ctx context.Context) (int64, error) {
 	var n int64
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "scimkit/postgres:feed:"+s.schemaName)
 	b.Queue(feedPlans)
 	b.Queue(`WITH todo AS (
-			SELECT tenant, seq, row_number() OVER (ORDER BY seq) AS n FROM (
-				SELECT tenant, seq FROM `+s.t("changes")+` WHERE pos IS NULL ORDER BY seq LIMIT 10000) u),
+			SELECT ctid, row_number() OVER (ORDER BY seq) AS n FROM (
+				SELECT ctid, seq FROM `+s.t("changes")+` WHERE pos IS NULL ORDER BY seq LIMIT 10000) u),
 		base AS (
 			SELECT greatest((SELECT max(pos) FROM `+s.t("changes")+`), (SELECT pos FROM `+s.t("changes_pruned")+`), 0) AS pos),
 		upd AS (
 			UPDATE `+s.t("changes")+` c SET pos = base.pos + todo.n
-			FROM todo, base WHERE c.tenant = todo.tenant AND c.seq = todo.seq
+			FROM todo, base WHERE c.ctid = todo.ctid
 			RETURNING 1)
 		SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify($1, '')::text END FROM upd`, s.channelName()).QueryRow(func(row pgx.Row) error {
 		var notified *string // pg_notify returns void

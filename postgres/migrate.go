@@ -152,11 +152,25 @@ ALTER TABLE S.tokens
 	ADD COLUMN last_used_at timestamptz NULL;
 `, "S.", s+".")
 		}},
+		{version: 5, sql: func(s string) string {
+			// The change feed's rows are written twice, by the writer and
+			// by the sequencer, and each index costs both: only the
+			// sequenced rows are in the position indexes, and the
+			// sequencer finds a row by its number through the index of
+			// the unsequenced, which makes the primary key unused.
+			return strings.ReplaceAll(`
+ALTER TABLE S.changes DROP CONSTRAINT IF EXISTS changes_pkey;
+DROP INDEX IF EXISTS S.changes_pos;
+DROP INDEX IF EXISTS S.changes_tenant_pos;
+CREATE UNIQUE INDEX changes_pos ON S.changes (pos) WHERE pos IS NOT NULL;
+CREATE INDEX changes_tenant_pos ON S.changes (tenant, pos) WHERE pos IS NOT NULL;
+`, "S.", s+".")
+		}},
 	}
 }
 
 // SchemaVersion is the version of the tables New creates or migrates to.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrate brings the schema to SchemaVersion. It runs in one transaction
 // under an advisory lock on the schema's name, so that processes starting
