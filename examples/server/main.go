@@ -14,6 +14,12 @@
 // visible to every user of the machine. Slow or idle clients are cut off by
 // read, write and idle timeouts.
 //
+// It logs one line per request to stderr (method, path, status, bytes,
+// duration, request id; never a header, so never a token), buffered and
+// written every 100 ms; -access-log=false turns it off. On SIGINT or
+// SIGTERM it stops taking requests, gives those in flight 5 seconds,
+// and writes every line before it exits.
+//
 // -strict serves the handler's strict mode (scim.WithStrict), for pointing
 // a conformance checker at the letter of RFC 7643/7644 (a replace whose
 // filter matches nothing is 400 noTarget, RFC 7644 §3.5.2.3) instead of
@@ -38,6 +44,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -61,6 +68,7 @@ func main() {
 	strict := flag.Bool("strict", false, "reject what identity providers send beyond RFC 7643/7644, as conformance checkers expect (scim.WithStrict)")
 	noPagination := flag.Bool("no-pagination-discovery", false, "leave RFC 9865's \"pagination\" out of /ServiceProviderConfig, for clients that refuse attributes RFC 7643 does not define; cursor paging is still answered (scim.WithoutPaginationDiscovery)")
 	eventsToken := flag.String("events-token", os.Getenv("SCIM_EVENTS_TOKEN"), "bearer token of the receiver that polls /events for RFC 9967 events (default $SCIM_EVENTS_TOKEN; none: no /events)")
+	accessLogOn := flag.Bool("access-log", true, "log one line per request to stderr (buffered, written every 100 ms and at shutdown)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var opts []scim.Option
@@ -80,7 +88,7 @@ func main() {
 		var closeStore func()
 		if store, closeStore, err = openStore(ctx, *dsn, *schema, logger); err == nil {
 			defer closeStore()
-			err = run(ctx, *addr, tok, *eventsToken, store, logger, opts...)
+			err = run(ctx, config{addr: *addr, token: tok, eventsToken: *eventsToken, accessLog: *accessLogOn}, store, logger, opts...)
 		}
 	}
 	if err != nil {
@@ -109,10 +117,26 @@ func openStore(ctx context.Context, dsn, schema string, logger *slog.Logger) (st
 	return pg, pool.Close, nil
 }
 
-// run serves the handler on addr until ctx ends, and /events for the
-// receiver whose token is eventsToken if it is set; opts configure the
-// handler beyond its token and logger.
-func run(ctx context.Context, addr, token, eventsToken string, store scim.Store, logger *slog.Logger, opts ...scim.Option) error {
+// config is what run serves.
+type config struct {
+	addr        string // to listen on
+	token       string // the clients' bearer token; "" takes $SCIM_TOKEN, else a random one
+	eventsToken string // the receiver's bearer token for /events; "" serves no /events
+	accessLog   bool   // log one line per request to stderr
+}
+
+// shutdownTimeout is how long the requests in flight at SIGINT or
+// SIGTERM have to finish.
+const shutdownTimeout = 5 * time.Second
+
+// run serves the handler on cfg.addr until ctx ends, and /events for the
+// receiver whose token is cfg.eventsToken if it is set; opts configure
+// the handler beyond its token and logger. When ctx ends it stops
+// taking requests, waits up to shutdownTimeout for those in flight
+// (then closes their connections), and writes the rest of the access
+// log.
+func run(ctx context.Context, cfg config, store scim.Store, logger *slog.Logger, opts ...scim.Option) (err error) {
+	addr, token, eventsToken := cfg.addr, cfg.token, cfg.eventsToken
 	if token == "" {
 		token = os.Getenv("SCIM_TOKEN")
 	}
@@ -139,24 +163,48 @@ func run(ctx context.Context, addr, token, eventsToken string, store scim.Store,
 		return err
 	}
 	mux.Handle("/scim/v2/", h)
+	var root http.Handler = mux
+	if cfg.accessLog {
+		alog := newAccessLog(os.Stderr, accessLogFlushEvery, accessLogMaxBuffered)
+		defer func() {
+			if cerr := alog.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		root = alog.Handler(mux)
+	}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           logRequests(logger, mux),
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second, // a 1 MiB body at 35 KB/s
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
 	logger.Info("serving SCIM", "url", "http://"+addr+"/scim/v2")
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
+	select {
+	case err := <-serveErr: // Serve returns only on an error before Shutdown
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing the requests in flight", "timeout", shutdownTimeout)
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		// A long poll of /events waits up to 30 s: it is cut off, and
+		// what it did not deliver comes in the receiver's next poll.
+		logger.Warn("shutting down: closing the connections still busy", "err", err)
+		_ = srv.Close()
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
 }
@@ -172,25 +220,4 @@ func bearer(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// logRequests logs one line per request: never headers, so never the token.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration", time.Since(start).Round(time.Microsecond))
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
 }
