@@ -61,9 +61,11 @@ func newFeed() feed {
 	return feed{retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount}}
 }
 
-// Close waits for the store's work in the background (the change feed's
-// notifications and pruning) to end. The pool stays the caller's.
+// Close ends the change feed's listening connection (a WaitChanges then
+// returns an error) and waits for the store's work in the background
+// (sequencing, pruning) to end. The pool stays the caller's.
 func (s *Store) Close() {
+	s.listen.close()
 	s.background.Wait()
 }
 
@@ -400,7 +402,7 @@ func (r changeRow) change(pos uint64) scim.Change {
 // WaitChanges implements scim.ChangeFeed: it returns at once when a
 // change after the position has one, after running the sequencer when
 // committed changes wait for a position, and else waits for the NOTIFY
-// the sequencer sends, on a connection of the pool it holds meanwhile.
+// the sequencer sends (through the store's one listening connection).
 func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
 	if s.feed.off {
 		return errFeedOff
@@ -409,45 +411,34 @@ func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return wrap(ctx, "wait for changes", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `LISTEN `+s.channel()); err != nil {
-		return wrap(ctx, "wait for changes", err)
-	}
-	defer func() {
-		if ctx.Err() != nil {
-			// The wait was cut short, perhaps mid-message: the pool must
-			// not hand the connection out again.
-			_ = conn.Conn().Close(context.Background())
-			return
-		}
-		if _, err := conn.Exec(ctx, `UNLISTEN `+s.channel()); err != nil {
-			_ = conn.Conn().Close(context.Background())
-		}
-	}()
 	for {
-		var ready, pending bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1 AND ($2 OR tenant = $3)),
-			EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n), q.AllTenants, scim.TenantFrom(ctx)).Scan(&ready, &pending); err != nil {
-			return wrap(ctx, "wait for changes", err)
+		wake, done, err := s.subscribe(ctx)
+		if err != nil {
+			return err
 		}
+		var ready, pending bool
+		err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1 AND ($2 OR tenant = $3)),
+			EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n), q.AllTenants, scim.TenantFrom(ctx)).Scan(&ready, &pending)
 		switch {
+		case err != nil:
+			done()
+			return wrap(ctx, "wait for changes", err)
 		case ready:
+			done()
 			return nil
 		case pending:
+			done()
 			if _, err := s.sequence(ctx); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return wrap(ctx, "wait for changes", err)
+		select {
+		case <-wake:
+			done()
+		case <-ctx.Done():
+			done()
+			return ctx.Err()
 		}
 	}
 }

@@ -40,7 +40,7 @@ const newVersion = `substr(replace(gen_random_uuid()::text, '-', ''), 1, 20)`
 
 // Store is a scim.Store and scim.MembershipPatcher on PostgreSQL. It is
 // safe for concurrent use, also by several processes sharing a database.
-// Make one with New.
+// Make one with New, and Close it before the pool.
 type Store struct {
 	pool          *pgxpool.Pool
 	schemaName    string // as given
@@ -50,6 +50,7 @@ type Store struct {
 	fallbackLimit int
 	trigram       bool // WithTrigramIndex
 	feed          feed
+	listen        *listener
 	background    sync.WaitGroup // see Close
 	txHooks       []TxHook
 }
@@ -131,6 +132,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		now:           time.Now,
 		fallbackLimit: DefaultFallbackLimit,
 		feed:          newFeed(),
+		listen:        newListener(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -92,6 +92,7 @@ func newApp(ctx context.Context, cfg config) (http.Handler, error) {
 			return nil, fmt.Errorf("hostapp: opening the PostgreSQL store: %w", err)
 		}
 		store, tokens, acc, invites, txSend = pg, pg, pa, pa.invite, true
+		go func() { <-ctx.Done(); pg.Close() }() // ends its listening connection, which the pool's Close would wait for
 	}
 	a := &app{logger: cfg.logger, tokens: scim.NewTokens(tokens), admin: cfg.admin, accounts: acc}
 	h, err := scim.New(store, a.tokens, scim.WithLogger(cfg.logger), scim.WithHooks(hooks))
