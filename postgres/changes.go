@@ -92,56 +92,61 @@ func (s *Store) Close() {
 // process that wrote them died first).
 
 // changeColumns are the columns a change's row is written with, after
-// tenant.
-const changeColumns = `at, type, id, external_id, op, activated, deactivated, cascade, added, removed, attributes, version, principal, request_id, txn`
+// tenant and before version.
+const changeColumns = `at, type, id, external_id, op, activated, deactivated, cascade, added, removed, attributes, principal, request_id, txn`
 
 // changeArgs returns the values of changeColumns for c, at at.
 func changeArgs(c scim.Change, at time.Time) []any {
-	var version, externalID *string
-	if c.Version != "" {
-		version = &c.Version
-	}
+	var externalID *string
 	if c.ExternalID != "" {
 		externalID = &c.ExternalID
 	}
 	return []any{at, c.Type, c.ID, externalID, string(c.Op), c.Activated, c.Deactivated, c.Cascade,
-		c.Added, c.Removed, c.Attributes, version, c.Principal, c.RequestID, c.Txn}
+		c.Added, c.Removed, c.Attributes, c.Principal, c.RequestID, c.Txn}
+}
+
+// changeArgCount is the number of changeArgs.
+const changeArgCount = 14
+
+// changeValuesSQL is the row of values of changeColumns for one change,
+// whose parameters start at $first, then version's: a parameter, or the
+// version column of the statement's own write of the resource.
+func changeValuesSQL(first int, version string) string {
+	p := func(k int) string { return "$" + strconv.Itoa(first+k) }
+	return fmt.Sprintf(`%s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[], %s, %s, %s, %s`,
+		p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), version)
 }
 
 // insertChangesSQL records n changes, with the parameters $1 tenant and
-// then changeArgs' of each. A change without a version gets the
-// resource's, if it still exists: a create sent in one batch with its row
-// does not know it.
+// then changesArgs' of each.
 func (s *Store) insertChangesSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `) VALUES `)
+	b.WriteString(`INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `, version) VALUES `)
 	for i := range n {
-		p := func(k int) string { return "$" + strconv.Itoa(2+15*i+k) }
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, `($1, %s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[],
-			coalesce(%s, (SELECT version FROM %s WHERE tenant = $1 AND type = %s AND id = %s)), %s, %s, %s)`,
-			p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), s.t("resources"), p(1), p(2), p(12), p(13), p(14))
+		first := 2 + (changeArgCount+1)*i
+		b.WriteString("($1, " + changeValuesSQL(first, "$"+strconv.Itoa(first+changeArgCount)) + ")")
 	}
 	return b.String()
 }
 
-// changesArgs returns the parameters of insertChangesSQL.
+// changesArgs returns the parameters of insertChangesSQL: each change's
+// changeArgs and its version (none after a delete).
 func (s *Store) changesArgs(tenant string, changes []scim.Change) []any {
 	at := s.now()
-	args := make([]any, 0, 1+15*len(changes))
+	args := make([]any, 0, 1+(changeArgCount+1)*len(changes))
 	args = append(args, tenant)
 	for _, c := range changes {
+		var version *string
+		if c.Version != "" {
+			version = &c.Version
+		}
 		args = append(args, changeArgs(c, at)...)
+		args = append(args, version)
 	}
 	return args
-}
-
-// queueChange adds to b the statement that records c; the statements
-// before it have locked what c is about.
-func (s *Store) queueChange(b *pgx.Batch, tenant string, c scim.Change) {
-	b.Queue(s.insertChangesSQL(1), s.changesArgs(tenant, []scim.Change{c})...)
 }
 
 // record writes the changes of a write in its transaction, after the

@@ -248,10 +248,10 @@ func (s *Store) patchSQL(withChange bool) string {
 	if withChange {
 		change = `,
 		chg AS (
-			INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `)
+			INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `, version)
 			SELECT $1, $12, 'Group', $2, (SELECT external_id FROM g),
 				'patch', false, false, false, ARRAY(SELECT member_id FROM ins ORDER BY member_id), ARRAY(SELECT member_id FROM del ORDER BY member_id),
-				ARRAY['members'], upd.version, $13, $14, $15
+				ARRAY['members'], $13, $14, $15, upd.version
 			FROM upd)`
 	}
 	return `WITH g AS (

@@ -210,18 +210,17 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	tenant := scim.TenantFrom(ctx)
 	var out *scim.Resource
 	if len(doc.members) == 0 && len(s.txHooks) == 0 {
-		// One round trip, one (implicit) transaction: the row and its
-		// keys, then its change.
-		sql, args := s.insertResourceSQL(tenant, res, doc)
-		b := &pgx.Batch{}
-		var m scim.Meta
-		b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
-			return uniqueError(res, row.Scan(&m.Version, &m.Created, &m.LastModified))
-		})
+		// One statement, one (implicit) transaction: the row, its keys
+		// and its change.
+		var c *scim.Change
 		if !s.feed.off {
-			s.queueChange(b, tenant, scim.ChangeFor(ctx, scim.ChangeCreate, res))
+			change := scim.ChangeFor(ctx, scim.ChangeCreate, res)
+			c = &change
 		}
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		sql, args := s.insertResourceSQL(tenant, res, doc, c)
+		var m scim.Meta
+		err := uniqueError(res, s.pool.QueryRow(ctx, sql, args...).Scan(&m.Version, &m.Created, &m.LastModified))
+		if err != nil {
 			return nil, wrap(ctx, "create "+res.Type, err)
 		}
 		s.committed(1)
@@ -262,15 +261,26 @@ type querier interface {
 // scim.ErrUniqueness.
 func (s *Store) insertResource(ctx context.Context, q querier, tenant string, res *scim.Resource, doc *encoded) (scim.Meta, error) {
 	var m scim.Meta
-	sql, args := s.insertResourceSQL(tenant, res, doc)
+	sql, args := s.insertResourceSQL(tenant, res, doc, nil)
 	err := q.QueryRow(ctx, sql, args...).Scan(&m.Version, &m.Created, &m.LastModified)
 	return m, uniqueError(res, err)
 }
 
 // insertResourceSQL is the statement of insertResource, which returns
-// the version and times stored.
-func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encoded) (string, []any) {
+// the version and times stored; with a change, it records that too, with
+// the version the row got.
+func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encoded, c *scim.Change) (string, []any) {
 	keyAttrs, keyValues := keyArrays(res)
+	args := []any{tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
+		doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues}
+	change := ""
+	if c != nil {
+		change = `,
+		c AS (
+			INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `, version)
+			SELECT $1, ` + changeValuesSQL(len(args)+1, "r.version") + ` FROM r)`
+		args = append(args, changeArgs(*c, s.now())...)
+	}
 	return `WITH r AS (
 			INSERT INTO ` + s.t("resources") + `
 				(tenant, type, id, version, created, last_modified, attrs, folded, times, id_folded, user_name, external_id, display_name)
@@ -278,10 +288,8 @@ func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encode
 			RETURNING version, created, last_modified),
 		k AS (
 			INSERT INTO ` + s.t("unique_keys") + ` (tenant, type, attribute, value, id)
-			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))
-		SELECT version, created, last_modified FROM r`,
-		[]any{tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
-			doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues}
+			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))` + change + `
+		SELECT version, created, last_modified FROM r`, args
 }
 
 // uniqueError names the clash a unique violation inserting res is.
