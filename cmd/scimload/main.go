@@ -1,42 +1,57 @@
-// Command scimload measures the handler against the net/http floor on
-// loopback, in one run:
+// Command scimload measures the handler against the net/http floor with
+// wrk as the load generator, in one run:
 //
 //	go run ./cmd/scimload
 //
-// It starts a floor server — plain net/http answering a pre-encoded user
-// document from a map — and the handler on the memory store, mounted as
-// the example server mounts it (without its per-request log line, whose
-// cost is a row of its own). It preloads the users and a large and a
-// small group, drives every scenario with the same client concurrency for
-// the same time, floor and handler in turn, and prints throughput,
-// latencies, allocations per request and the ratio to the floor. With
-// -postgres DSN the scenarios run on the PostgreSQL store too, beside a
-// primary-key SELECT baseline.
+// It starts a floor server (plain net/http answering a pre-encoded user
+// document from a map), the handler mounted bare in this process as a
+// host mounts it, the example server as shipped (built from
+// ./examples/server and run as a process of its own, its access log on)
+// and elimity-com/scim over a map, loads each with the same users, and
+// drives every scenario with wrk in interleaved rounds: the floor's GET
+// by id, then each side. A row is the median of the per-round ratios to
+// that floor. With -postgres DSN (or $SCIM_POSTGRES_DSN) the scenarios
+// also run on the PostgreSQL store, beside a primary-key SELECT served
+// over the same HTTP path. wrk must be on PATH (apt-get install wrk).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"regexp"
 	"runtime/pprof"
 	"time"
 )
 
+// config is what the flags set.
+type config struct {
+	users, groupSize, syncUsers, rounds int
+	duration                            time.Duration
+	wrk, wrkAlt                         wrkSettings
+	postgres                            string
+	only                                *regexp.Regexp // "scenario side" to run; nil: all
+	cpuProfile                          string
+}
+
+// runs reports whether the scenario and side named name are to run.
+func (c config) runs(name string) bool { return c.only == nil || c.only.MatchString(name) }
+
 func main() {
 	cfg := config{}
-	flag.IntVar(&cfg.users, "users", 100_000, "users to preload")
+	flag.IntVar(&cfg.users, "users", 100_000, "users to preload on each side")
 	flag.IntVar(&cfg.groupSize, "group", 10_000, "members of the large group")
-	flag.IntVar(&cfg.clients, "clients", 16, "concurrent clients")
-	flag.DurationVar(&cfg.duration, "duration", time.Second, "time each side of each scenario runs, per round")
-	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds per scenario, floor and handler in turn; a row shows the median round")
-	flag.IntVar(&cfg.syncUsers, "sync", 100_000, "users of the initial-sync scenario (filter, then POST each)")
-	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file, for go tool pprof")
-	only := flag.String("only", "", "run only the scenarios whose names match this regular expression")
+	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "time wrk drives each side per round (whole seconds)")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per scenario; a row is the median of the per-round ratios")
+	flag.IntVar(&cfg.syncUsers, "sync", 100_000, "users the initial sync creates (filter by userName, then POST)")
+	flag.IntVar(&cfg.wrk.threads, "threads", 1, "wrk threads")
+	flag.IntVar(&cfg.wrk.conns, "connections", 32, "wrk connections")
+	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store (default $SCIM_POSTGRES_DSN)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the floor and the in-process sides; wrk and the example server are other processes) to this file")
+	only := flag.String("only", "", "run only the scenarios and sides whose \"scenario side\" matches this regular expression (sides: bare, shipped, elimity, postgres, SELECT)")
 	flag.Parse()
+	cfg.wrkAlt = wrkSettings{threads: cfg.wrk.threads + 1, conns: cfg.wrk.conns * 2}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
@@ -45,19 +60,7 @@ func main() {
 		}
 		cfg.only = re
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "scimload:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if err := run(context.Background(), cfg, os.Stdout, logger); err != nil {
+	if err := run(context.Background(), cfg, os.Stdout); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "scimload:", err)
 		os.Exit(1)

@@ -1,27 +1,29 @@
 package main
 
+// The scenarios on the PostgreSQL store, beside a primary-key SELECT
+// served over the same HTTP path.
+
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
-	"sync"
-	"sync/atomic"
+	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimkit/scim/postgres"
 )
 
 // runPostgres runs the scenarios on the PostgreSQL store, in a schema of
-// its own that it drops afterwards, beside a primary-key SELECT round trip
-// on the same pool, the least a request that reads the database costs.
-func runPostgres(ctx context.Context, cfg config, out io.Writer, floorURL string, logger *slog.Logger) error {
-	pool, err := pgxpool.New(ctx, cfg.postgres)
+// its own that it drops afterwards; the floor is the memory run's.
+func (e *env) runPostgres(ctx context.Context, out io.Writer, floor side, buckets []float64) error {
+	pool, err := pgxpool.New(ctx, e.cfg.postgres)
 	if err != nil {
 		return fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
@@ -31,40 +33,66 @@ func runPostgres(ctx context.Context, cfg config, out io.Writer, floorURL string
 	schema := "scimload_" + hex.EncodeToString(b)
 	defer func() {
 		if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			logger.Warn("dropping the load schema", "schema", schema, "err", err)
+			fmt.Fprintf(out, "dropping the load schema %s: %v\n", schema, err)
 		}
 	}()
-	store, err := postgres.New(ctx, pool, postgres.WithSchema(schema))
+	store, err := postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		return err
+		return fmt.Errorf("opening the PostgreSQL store: %w", err)
 	}
-	stopAnalyzing := analyzeWhileLoading(ctx, pool, schema, logger)
-	defer stopAnalyzing()
+	stopAnalyzing := analyzeWhileLoading(ctx, pool, schema)
 	start := time.Now()
-	fx, err := preload(ctx, store, cfg)
+	pgFx, err := preloadStore(ctx, store, e.fx, e.cfg.groupSize, e.dir, "postgres")
+	stopAnalyzing()
 	if err != nil {
 		return err
 	}
 	if _, err := pool.Exec(ctx, analyzeSQL(schema)); err != nil {
-		return err
+		return fmt.Errorf("analyzing the load schema: %w", err)
 	}
-	fmt.Fprintf(out, "\npreloaded %d users into PostgreSQL in %s\n", cfg.users, time.Since(start).Round(time.Second))
-	srv, err := scimServer(store, false)
+	fmt.Fprintf(out, "\npreloaded %d users into PostgreSQL in %s\n", e.cfg.users, time.Since(start).Round(time.Second))
+	srv, err := bareServer(store)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-
-	pk := selectByKey(ctx, pool, cfg, schema, fx)
-	rows := append([]row{{scenario: "SELECT by primary key (pgx, no HTTP)", res: pk}}, measure(cfg, fx, floorURL, srv.url, "")...)
-	for i := range rows[1:] {
-		r := &rows[i+1]
-		if r.note == "" {
-			r.note = fmt.Sprintf("%.0f (%.1fx PK)", r.res.rps(), pk.rps()/r.res.rps())
-		}
+	sel, err := selectServer(pool, schema)
+	if err != nil {
+		return err
 	}
-	printTable(out, fmt.Sprintf("PostgreSQL store, %d users, %d clients; \"x PK\" is the time of a request over that of a primary-key SELECT", cfg.users, cfg.clients), rows)
+	defer sel.close()
+	sides := []side{
+		{name: "SELECT", target: pgFx.target(sel.url), pid: sel.pid, inProcess: true, serves: func(sc string) bool { return sc == scGet }},
+		{name: "postgres", target: pgFx.target(srv.url), pid: srv.pid, inProcess: true, serves: func(string) bool { return true }},
+	}
+	rows, err := e.measure(ctx, floor, sides)
+	if err != nil {
+		return err
+	}
+	printTable(out, fmt.Sprintf("PostgreSQL store, %d users; the handler mounted bare; SELECT: a primary-key SELECT of the user's attributes served by net/http on the same path; ratio to the memory floor's GET by id",
+		e.cfg.users), rows, buckets)
 	return nil
+}
+
+// selectServer answers GET /scim/v2/Users/{id} with the user's stored
+// attributes read by primary key: the least a request that reads the
+// database costs, over the same HTTP path.
+func selectServer(pool *pgxpool.Pool, schema string) (server, error) {
+	q := "SELECT attrs::text FROM " + schema + ".resources WHERE tenant = '' AND type = 'User' AND id = $1"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /scim/v2/Users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var doc string
+		if err := pool.QueryRow(r.Context(), q, r.PathValue("id")).Scan(&doc); errors.Is(err, pgx.ErrNoRows) {
+			http.NotFound(w, r)
+			return
+		} else if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/scim+json")
+		_, _ = io.WriteString(w, doc)
+	})
+	return listen(mux)
 }
 
 // analyzeSQL refreshes the statistics of the store's tables.
@@ -75,8 +103,8 @@ func analyzeSQL(schema string) string {
 // analyzeWhileLoading refreshes the statistics every few seconds until the
 // returned function is called, as autovacuum would: on a server without it
 // the planner checks foreign keys by scanning every resource of a type,
-// and creates slow down as the directory grows (see the README).
-func analyzeWhileLoading(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slog.Logger) (stop func()) {
+// and creates slow down as the directory grows.
+func analyzeWhileLoading(ctx context.Context, pool *pgxpool.Pool, schema string) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -88,45 +116,9 @@ func analyzeWhileLoading(ctx context.Context, pool *pgxpool.Pool, schema string,
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if _, err := pool.Exec(ctx, analyzeSQL(schema)); err != nil && ctx.Err() == nil {
-					logger.Warn("analyzing the load schema", "schema", schema, "err", err)
-				}
+				_, _ = pool.Exec(ctx, analyzeSQL(schema))
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-// selectByKey measures a primary-key SELECT of a user's row with the
-// scenarios' concurrency.
-func selectByKey(ctx context.Context, pool *pgxpool.Pool, cfg config, schema string, fx *fixture) result {
-	var counter, failures atomic.Int64
-	lat := make([][]time.Duration, cfg.clients)
-	deadline := time.Now().Add(cfg.duration)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < cfg.clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				id := fx.userID(counter.Add(1))
-				t := time.Now()
-				var version string
-				err := pool.QueryRow(ctx, "SELECT version FROM "+schema+".resources WHERE tenant = $1 AND type = $2 AND id = $3", "", "User", id).Scan(&version)
-				lat[c] = append(lat[c], time.Since(t))
-				if err != nil {
-					failures.Add(1)
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	r := result{requests: len(all), failures: int(failures.Load()), elapsed: time.Since(start)}
-	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-	}
-	return r
 }

@@ -1,15 +1,18 @@
 package main
 
+// The fixture every side is loaded with, and the scenarios: what wrk's
+// Lua sends for each.
+
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/scimkit/scim"
@@ -24,18 +27,33 @@ const spareUsers = 1000
 // preloadWorkers create the users at once.
 const preloadWorkers = 8
 
-// fixture is what preload stored.
+// fixture is what every side holds: users named by userFormat (a Printf
+// format of the index), spare users in no group, a large and a small
+// group. IDs differ by side (the example server assigns its own), so
+// each side writes its ids to files the Lua scripts read.
 type fixture struct {
 	run        string // a random word, so that names of one run never clash with another's
-	ids        []string
-	userNames  []string
-	docs       map[string][]byte // the floor's documents, by id
-	bigGroup   string
-	smallGroup string
-	spare      []string // users in no group
+	userFormat string
+	users      int
+	now        time.Time
 }
 
-func (fx *fixture) userID(n int64) string { return fx.ids[uint64(n*7919)%uint64(len(fx.ids))] }
+func newFixture(users int) *fixture {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	run := hex.EncodeToString(b)
+	return &fixture{run: run, userFormat: run + "-user-%07d", users: users, now: time.Now().UTC()}
+}
+
+func (fx *fixture) userName(i int) string { return fmt.Sprintf(fx.userFormat, i) }
+
+// userID is the id preload gives user i: deterministic, so that the floor
+// and elimity's handler can hold the same ones.
+func (fx *fixture) userID(i int) string { return fmt.Sprintf("user-%s-%07d", fx.run, i) }
+
+func (fx *fixture) spareName(i int) string { return fmt.Sprintf("%s-spare-%07d", fx.run, i) }
+
+func (fx *fixture) spareID(i int) string { return fmt.Sprintf("spare-%s-%07d", fx.run, i) }
 
 // typicalUser is a user as Entra ID provisions one: userName, name, two
 // emails, active, a department.
@@ -53,129 +71,209 @@ func typicalUser(userName string) map[string]any {
 	}
 }
 
-func userJSON(userName string) string {
-	u := typicalUser(userName)
-	u["schemas"] = []string{scim.UserSchema, scim.EnterpriseUserSchema}
-	b, _ := json.Marshal(u)
-	return string(b)
+// floorDoc is the document the floor answers for user i: what the
+// handler answers, encoded once.
+func (fx *fixture) floorDoc(i int) []byte {
+	id := fx.userID(i)
+	doc := typicalUser(fx.userName(i))
+	doc["id"], doc["schemas"] = id, []string{scim.UserSchema, scim.EnterpriseUserSchema}
+	doc["meta"] = map[string]any{"resourceType": "User", "version": `W/"1"`, "created": fx.now, "lastModified": fx.now,
+		"location": "http://127.0.0.1/scim/v2/Users/" + id}
+	b, _ := json.Marshal(doc)
+	return b
 }
 
-// preload stores the users and the groups straight into store.
-func preload(ctx context.Context, store scim.Store, cfg config) (*fixture, error) {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	fx := &fixture{run: hex.EncodeToString(b), docs: map[string][]byte{}}
-	now := time.Now().UTC()
-	newUser := func(i int, prefix string) (*scim.Resource, error) {
-		name := fmt.Sprintf("%s-%s-%07d", fx.run, prefix, i)
-		res := &scim.Resource{
-			Type: "User", ID: fmt.Sprintf("%s-%s-%07d", prefix, fx.run, i), Attributes: typicalUser(name),
-			Meta:   scim.Meta{Created: now, LastModified: now},
-			Unique: []scim.UniqueKey{{Attribute: "userName", Value: scim.FoldCase(name)}},
-		}
-		return store.Create(ctx, res)
+// loaded is one side's fixture: its ids.
+type loaded struct {
+	usersFile, spareFile string
+	bigGroup, smallGroup string
+}
+
+// target is where wrk sends to for this side.
+func (l loaded) target(url string) target {
+	return target{url: url, usersFile: l.usersFile, spareFile: l.spareFile, bigGroup: l.bigGroup, smallGroup: l.smallGroup}
+}
+
+// writeIDs writes ids, one a line, to a file in dir.
+func writeIDs(dir, name string, ids []string) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing ids: %w", err)
 	}
-	// Users are created by a few workers at once: a database store takes a
-	// round trip per create.
-	fx.ids, fx.userNames = make([]string, cfg.users), make([]string, cfg.users)
-	versions := make([]string, cfg.users)
+	return p, nil
+}
+
+// preloadStore stores the fixture straight into store, with the ids
+// userID and spareID give, and writes the id files under dir as side.
+func preloadStore(ctx context.Context, store scim.Store, fx *fixture, groupSize int, dir, side string) (loaded, error) {
+	create := func(id, name string) error {
+		_, err := store.Create(ctx, &scim.Resource{
+			Type: "User", ID: id, Attributes: typicalUser(name),
+			Meta:   scim.Meta{Created: fx.now, LastModified: fx.now},
+			Unique: []scim.UniqueKey{{Attribute: "userName", Value: scim.FoldCase(name)}},
+		})
+		if err != nil {
+			return fmt.Errorf("preloading user %s: %w", name, err)
+		}
+		return nil
+	}
+	// A few workers at once: a database store takes a round trip per create.
 	var wg sync.WaitGroup
 	errs := make(chan error, preloadWorkers)
-	for w := 0; w < preloadWorkers; w++ {
+	for w := range preloadWorkers {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			for i := w; i < cfg.users; i += preloadWorkers {
-				u, err := newUser(i, "user")
-				if err != nil {
-					errs <- fmt.Errorf("preloading user %d: %w", i, err)
+			for i := w; i < fx.users; i += preloadWorkers {
+				if err := create(fx.userID(i), fx.userName(i)); err != nil {
+					errs <- err
 					return
 				}
-				fx.ids[i], fx.userNames[i], versions[i] = u.ID, u.Attributes["userName"].(string), u.Meta.Version
 			}
-		}(w)
+			for i := w; i < spareUsers; i += preloadWorkers {
+				if err := create(fx.spareID(i), fx.spareName(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
 	}
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, err
-	}
-	for i, id := range fx.ids {
-		doc := typicalUser(fx.userNames[i])
-		doc["id"], doc["schemas"] = id, []string{scim.UserSchema, scim.EnterpriseUserSchema}
-		doc["meta"] = map[string]any{"resourceType": "User", "version": `W/"` + versions[i] + `"`, "created": now, "lastModified": now, "location": "http://127.0.0.1/scim/v2/Users/" + id}
-		fx.docs[id], _ = json.Marshal(doc)
-	}
-	for i := 0; i < spareUsers; i++ {
-		u, err := newUser(i, "spare")
-		if err != nil {
-			return nil, fmt.Errorf("preloading spare user %d: %w", i, err)
-		}
-		fx.spare = append(fx.spare, u.ID)
+		return loaded{}, err
 	}
 	group := func(name string, n int) (string, error) {
 		members := make([]any, 0, n)
-		for i := 0; i < n && i < len(fx.ids); i++ {
-			members = append(members, map[string]any{"value": fx.ids[i], "type": "User"})
+		for i := 0; i < n && i < fx.users; i++ {
+			members = append(members, map[string]any{"value": fx.userID(i), "type": "User"})
 		}
 		g, err := store.Create(ctx, &scim.Resource{Type: "Group", ID: name + "-" + fx.run,
 			Attributes: map[string]any{"displayName": name + " " + fx.run, "members": members},
-			Meta:       scim.Meta{Created: now, LastModified: now}})
+			Meta:       scim.Meta{Created: fx.now, LastModified: fx.now}})
 		if err != nil {
 			return "", fmt.Errorf("preloading group %s: %w", name, err)
 		}
 		return g.ID, nil
 	}
+	var l loaded
 	var err error
-	if fx.bigGroup, err = group("big", cfg.groupSize); err != nil {
-		return nil, err
+	if l.bigGroup, err = group("big", min(groupSizeOf(groupSize), fx.users)); err != nil {
+		return loaded{}, err
 	}
-	if fx.smallGroup, err = group("small", smallGroup); err != nil {
-		return nil, err
+	if l.smallGroup, err = group("small", smallGroup); err != nil {
+		return loaded{}, err
 	}
-	return fx, nil
+	ids, spare := make([]string, fx.users), make([]string, spareUsers)
+	for i := range ids {
+		ids[i] = fx.userID(i)
+	}
+	for i := range spare {
+		spare[i] = fx.spareID(i)
+	}
+	return writeFixtureFiles(dir, side, ids, spare, l)
 }
 
-// scenario is one kind of request, sent over and over.
-type scenario struct {
-	name string
-	next func(n int64) (request, bool)
+func groupSizeOf(n int) int { return max(n, smallGroup) }
+
+func writeFixtureFiles(dir, side string, ids, spare []string, l loaded) (loaded, error) {
+	var err error
+	if l.usersFile, err = writeIDs(dir, side+"-users.txt", ids); err != nil {
+		return loaded{}, err
+	}
+	if l.spareFile, err = writeIDs(dir, side+"-spare.txt", spare); err != nil {
+		return loaded{}, err
+	}
+	return l, nil
 }
 
-func scenarios(fx *fixture) []scenario {
-	var posted atomic.Int64
-	memberPatch := func(group string) func(n int64) (request, bool) {
-		return func(n int64) (request, bool) {
-			id := fx.spare[(n/2)%int64(len(fx.spare))]
-			op := `{"op":"add","path":"members","value":[{"value":"` + id + `"}]}`
-			if n%2 == 1 {
-				op = `{"op":"remove","path":"members[value eq \"` + id + `\"]"}`
-			}
-			return request{method: http.MethodPatch, path: "/scim/v2/Groups/" + group, ok: is(204),
-				body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + op + `]}`}, true
-		}
+// Scenario names, as the table and -only know them.
+const (
+	scGet       = "GET /Users/{id}"
+	scFilter    = "GET /Users?filter=userName eq"
+	scPost      = "POST /Users"
+	scPut       = "PUT /Users/{id}"
+	scPatchBig  = "PATCH member, 10,000-member group"
+	scPatchTiny = "PATCH member, 10-member group"
+	scPage      = "GET /Users?startIndex&count=100"
+	scBulk      = "POST /Bulk, 100 creates"
+	scSync      = "Entra initial sync (filter, POST)"
+)
+
+// Lua helpers every scenario may use: pick(n) spreads a thread's
+// requests over the users, and differs by thread.
+const luaPick = `
+local function pick(n) return (n * 7919 + tid * 104729) % #users end
+`
+
+// memberPatch alternates adding and removing a spare user of group:
+// the same spare is added, then removed.
+func memberPatch(group string) string {
+	return luaPick + `
+function make(n)
+  local s = spare[1 + (tid * 257 + math.floor(n / 2)) % #spare]
+  local op
+  if n % 2 == 0 then
+    op = '{"op":"add","path":"members","value":[{"value":"' .. s .. '"}]}'
+  else
+    op = '{"op":"remove","path":"members[value eq \\"' .. s .. '\\"]"}'
+  end
+  return "PATCH", "/scim/v2/Groups/" .. ` + group + `, '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' .. op .. ']}'
+end
+`
+}
+
+// loads are the scenarios. Names a scenario creates start with PREFIX,
+// which the caller sets for each run so that no two runs collide.
+func loads() map[string]load {
+	return map[string]load{
+		scGet: {name: "get", ok: []int{200}, next: luaPick + `
+function make(n) return "GET", "/scim/v2/Users/" .. users[1 + pick(n)] end
+`},
+		scFilter: {name: "filter", ok: []int{200}, next: luaPick + `
+function make(n) return "GET", "/scim/v2/Users?filter=userName%20eq%20%22" .. user(pick(n)) .. "%22" end
+`},
+		scPost: {name: "post", ok: []int{201}, next: `
+function make(n) return "POST", "/scim/v2/Users", userJSON(PREFIX .. tid .. "-" .. n) end
+`},
+		scPut: {name: "put", ok: []int{200}, next: luaPick + `
+function make(n)
+  local i = pick(n)
+  return "PUT", "/scim/v2/Users/" .. users[1 + i], userJSON(user(i))
+end
+`},
+		scPatchBig:  {name: "patch-big", ok: []int{204}, next: memberPatch("BIG_GROUP")},
+		scPatchTiny: {name: "patch-small", ok: []int{204}, next: memberPatch("SMALL_GROUP")},
+		scPage: {name: "page", ok: []int{200}, next: `
+function make(n)
+  local start = 1 + (n * 7919 + tid * 104729) % math.max(1, #users - 100)
+  return "GET", "/scim/v2/Users?startIndex=" .. start .. "&count=100"
+end
+`},
+		scBulk: {name: "bulk", ok: []int{200}, next: `
+function make(n)
+  local ops = {}
+  for k = 1, 100 do
+    ops[k] = '{"method":"POST","path":"/Users","bulkId":"b' .. k .. '","data":' .. userJSON(PREFIX .. tid .. "-" .. n .. "-" .. k) .. '}'
+  end
+  return "POST", "/scim/v2/Bulk", '{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[' .. table.concat(ops, ",") .. ']}'
+end
+`},
+		// Entra ID looks each user up by userName (no match: it is new),
+		// then creates it.
+		scSync: {name: "sync", ok: []int{200, 201}, emptyFilter: true, next: `
+function make(n)
+  local name = PREFIX .. tid .. "-" .. math.floor(n / 2)
+  if n % 2 == 0 then
+    return "GET", "/scim/v2/Users?filter=userName%20eq%20%22" .. name .. "%22"
+  end
+  return "POST", "/scim/v2/Users", userJSON(name)
+end
+`},
 	}
-	return []scenario{
-		{"GET /Users/{id}", func(n int64) (request, bool) {
-			return request{method: http.MethodGet, path: "/scim/v2/Users/" + fx.userID(n), ok: is(200)}, true
-		}},
-		{"GET /Users?filter=userName eq", func(n int64) (request, bool) {
-			name := fx.userNames[uint64(n*7919)%uint64(len(fx.userNames))]
-			return request{method: http.MethodGet, path: "/scim/v2/Users?filter=userName%20eq%20%22" + name + "%22", ok: is(200)}, true
-		}},
-		{"POST /Users", func(int64) (request, bool) {
-			// A new name on every call, across rounds too.
-			n := posted.Add(1)
-			return request{method: http.MethodPost, path: "/scim/v2/Users", body: userJSON(fx.run + "-post-" + strconv.FormatInt(n, 10)), ok: is(201)}, true
-		}},
-		{"PATCH add/remove member, large group", memberPatch(fx.bigGroup)},
-		{fmt.Sprintf("PATCH add/remove member, %d-member group", smallGroup), memberPatch(fx.smallGroup)},
-		{"GET /Groups/{id}?excludedAttributes=members", func(n int64) (request, bool) {
-			return request{method: http.MethodGet, path: "/scim/v2/Groups/" + fx.bigGroup + "?excludedAttributes=members", ok: is(200)}, true
-		}},
-		{"GET /Users?startIndex=…&count=100", func(n int64) (request, bool) {
-			start := 1 + uint64(n*7919)%uint64(max(1, len(fx.ids)-100))
-			return request{method: http.MethodGet, path: "/scim/v2/Users?startIndex=" + strconv.FormatUint(start, 10) + "&count=100", ok: is(200)}, true
-		}},
-	}
+}
+
+// scenarioOrder is the order of the table's rows.
+func scenarioOrder() []string {
+	return []string{scGet, scFilter, scPost, scPut, scPatchBig, scPatchTiny, scPage, scBulk, scSync}
 }
