@@ -98,16 +98,38 @@ func (p *posting) appendTo(dst []*entry) []*entry {
 // case-exact lookup is one map access; values that differ from their case
 // fold are also listed under it in variants, so a case-insensitive lookup
 // finds every spelling without lowercasing the whole index.
+//
+// A value held by one entry, as almost every userName and externalId is,
+// is kept in one, which costs a map slot and nothing else; only values
+// held by several entries have a posting in many. A value is in one or in
+// many, never in both.
 type attrIndex struct {
 	// name is the top-level attribute; sub is the sub-attribute of each
 	// value of a multi-valued complex attribute, or "" for a single string.
 	name, sub string
-	exact     map[string]*posting
+	one       map[string]*entry
+	many      map[string]*posting
 	variants  map[string]map[string]struct{} // fold(v) → values v != fold(v)
 }
 
 func newAttrIndex(name, sub string) *attrIndex {
-	return &attrIndex{name: name, sub: sub, exact: map[string]*posting{}, variants: map[string]map[string]struct{}{}}
+	return &attrIndex{name: name, sub: sub, one: map[string]*entry{}, many: map[string]*posting{}, variants: map[string]map[string]struct{}{}}
+}
+
+// holders appends the entries holding exactly v to dst.
+func (x *attrIndex) holders(dst []*entry, v string) []*entry {
+	if e := x.one[v]; e != nil {
+		return append(dst, e)
+	}
+	if p := x.many[v]; p != nil {
+		return p.appendTo(dst)
+	}
+	return dst
+}
+
+// holds reports whether some entry holds exactly v.
+func (x *attrIndex) holds(v string) bool {
+	return x.one[v] != nil || x.many[v] != nil
 }
 
 // values returns the string values res holds for the indexed attribute;
@@ -154,10 +176,20 @@ func appendStrings(dst []string, v any) []string {
 }
 
 func (x *attrIndex) add(v string, e *entry) {
-	p := x.exact[v]
-	if p == nil {
-		p = &posting{}
-		x.exact[v] = p
+	if p := x.many[v]; p != nil {
+		p.add(e)
+		return
+	}
+	switch held := x.one[v]; {
+	case held == e:
+	case held != nil: // a second holder: the value gets a posting
+		p := &posting{}
+		p.add(held)
+		p.add(e)
+		delete(x.one, v)
+		x.many[v] = p
+	default:
+		x.one[v] = e
 		if f := fold(v); f != v {
 			vs := x.variants[f]
 			if vs == nil {
@@ -167,19 +199,26 @@ func (x *attrIndex) add(v string, e *entry) {
 			vs[v] = struct{}{}
 		}
 	}
-	p.add(e)
 }
 
 func (x *attrIndex) remove(v string, e *entry) {
-	p := x.exact[v]
-	if p == nil {
+	if p := x.many[v]; p != nil {
+		p.remove(e)
+		switch p.len() {
+		case 0:
+		case 1: // back to one holder: the posting goes
+			delete(x.many, v)
+			x.one[v] = p.appendTo(nil)[0]
+			return
+		default:
+			return
+		}
+		delete(x.many, v)
+	} else if x.one[v] == e {
+		delete(x.one, v)
+	} else {
 		return
 	}
-	p.remove(e)
-	if p.len() > 0 {
-		return
-	}
-	delete(x.exact, v)
 	if f := fold(v); f != v {
 		if vs := x.variants[f]; vs != nil {
 			delete(vs, v)
@@ -230,17 +269,12 @@ func (x *attrIndex) reindex(e *entry, before, after *scim.Resource) {
 // The result may hold an entry twice.
 func (x *attrIndex) lookup(dst []*entry, v string, caseExact bool) []*entry {
 	if caseExact {
-		if p := x.exact[v]; p != nil {
-			dst = p.appendTo(dst)
-		}
-		return dst
+		return x.holders(dst, v)
 	}
 	f := fold(v)
-	if p := x.exact[f]; p != nil {
-		dst = p.appendTo(dst)
-	}
+	dst = x.holders(dst, f)
 	for w := range x.variants[f] {
-		dst = x.exact[w].appendTo(dst)
+		dst = x.holders(dst, w)
 	}
 	return dst
 }

@@ -104,7 +104,8 @@ func TestAttrIndexVariants(t *testing.T) {
 	assert.Equal(t, []*entry{e1, e2}, bySeq(x.lookup(nil, "abc", false)))
 	x.reindex(e2, res("ABC"), nil)
 	x.reindex(e1, res("abc", "xyz"), nil)
-	assert.Empty(t, x.exact)
+	assert.Empty(t, x.one)
+	assert.Empty(t, x.many)
 	assert.Empty(t, x.variants, "variants are dropped with their values")
 }
 

@@ -126,8 +126,7 @@ func (s *Store) PatchMembers(ctx context.Context, resourceType, id string, chang
 		}
 	}
 	var res scim.MembershipResult
-	for _, m := range change.Add {
-		c := cloneMember(m)
+	for _, c := range s.intern.cloneMembers(change.Add) {
 		if e.addMember(c) {
 			tb.indexMember(memberValue(c), e, true)
 			res.Added = append(res.Added, memberValue(c))
@@ -163,27 +162,41 @@ func (t *table) indexMember(id string, e *entry, add bool) {
 	}
 }
 
-func cloneMember(m map[string]any) map[string]any {
+// cloneMember returns a deep copy of a member for the store to keep, with
+// its repeated strings (its "type") shared. The caller holds in.mu.
+func (in *interner) cloneMember(m map[string]any) map[string]any {
 	c := make(map[string]any, len(m))
 	for k, v := range m {
-		c[k] = compact.Of(v) // a deep copy: sub-attributes are strings, but a client may send more
+		c[k] = compact.Of(in.share(membersAttr, k, v)) // a deep copy: sub-attributes are strings, but a client may send more
 	}
 	return c
 }
 
+// cloneMembers returns deep copies of members for the store to keep.
+func (in *interner) cloneMembers(members []map[string]any) []map[string]any {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]map[string]any, len(members))
+	for i, m := range members {
+		out[i] = in.cloneMember(m)
+	}
+	return out
+}
+
 // ownMembers returns a deep copy of a Group's members for the store to
-// keep: its values stay maps, which membership changes edit in place.
-func ownMembers(v any) any {
+// keep: its values stay maps, which membership changes edit in place. The
+// caller holds in.mu.
+func (in *interner) ownMembers(v any) any {
 	list, ok := v.([]any)
 	if !ok {
-		return compact.Of(v)
+		return compact.Of(in.share("", membersAttr, v))
 	}
 	c := make([]any, len(list))
 	for i, m := range list {
 		if mm, ok := m.(map[string]any); ok {
-			c[i] = cloneMember(mm)
+			c[i] = in.cloneMember(mm)
 		} else {
-			c[i] = compact.Of(m)
+			c[i] = compact.Of(in.share("", membersAttr, m))
 		}
 	}
 	return c

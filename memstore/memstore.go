@@ -65,6 +65,7 @@ type Store struct {
 	tenants map[string]*tenant
 	now     func() time.Time
 	feed    feed
+	intern  *interner // shared strings, for all tenants
 }
 
 var (
@@ -92,6 +93,7 @@ func New(opts ...Option) *Store {
 		tenants: map[string]*tenant{},
 		now:     func() time.Time { return time.Now().UTC() },
 		feed:    newFeed(),
+		intern:  newInterner(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -112,7 +114,7 @@ type table struct {
 	order   []*entry // insertion order; deleted entries stay until compaction
 	dead    int      // deleted entries still in order
 	nextSeq uint64
-	unique  map[scim.UniqueKey]*entry
+	unique  map[string]map[string]*entry // attribute → value → holder: a slot of a string, not of a UniqueKey, per value
 	indexes []*attrIndex
 	members *attrIndex // members.value, for Groups; also in indexes
 }
@@ -130,7 +132,7 @@ type entry struct {
 func newTable(typ string) *table {
 	t := &table{
 		byID:   map[string]*entry{},
-		unique: map[scim.UniqueKey]*entry{},
+		unique: map[string]map[string]*entry{},
 		indexes: []*attrIndex{
 			newAttrIndex("userName", ""),
 			newAttrIndex("externalId", ""),
@@ -159,9 +161,7 @@ func (t *table) insert(res *scim.Resource) *entry {
 	e := &entry{seq: t.nextSeq, res: res}
 	t.byID[res.ID] = e
 	t.order = append(t.order, e)
-	for _, k := range res.Unique {
-		t.unique[k] = e
-	}
+	t.holdUnique(res.Unique, e)
 	for _, x := range t.indexes {
 		x.reindex(e, nil, res)
 	}
@@ -170,14 +170,8 @@ func (t *table) insert(res *scim.Resource) *entry {
 
 // update replaces the resource of e with res, which the table now owns.
 func (t *table) update(e *entry, res *scim.Resource) {
-	for _, k := range e.res.Unique {
-		if t.unique[k] == e {
-			delete(t.unique, k)
-		}
-	}
-	for _, k := range res.Unique {
-		t.unique[k] = e
-	}
+	t.dropUnique(e.res.Unique, e)
+	t.holdUnique(res.Unique, e)
 	for _, x := range t.indexes {
 		x.reindex(e, e.res, res)
 	}
@@ -188,11 +182,7 @@ func (t *table) update(e *entry, res *scim.Resource) {
 // remove deletes e from the table and its indexes.
 func (t *table) remove(e *entry) {
 	delete(t.byID, e.res.ID)
-	for _, k := range e.res.Unique {
-		if t.unique[k] == e {
-			delete(t.unique, k)
-		}
-	}
+	t.dropUnique(e.res.Unique, e)
 	for _, x := range t.indexes {
 		x.reindex(e, e.res, nil)
 	}
@@ -209,11 +199,35 @@ func (t *table) remove(e *entry) {
 	}
 }
 
+// holdUnique records that e holds keys.
+func (t *table) holdUnique(keys []scim.UniqueKey, e *entry) {
+	for _, k := range keys {
+		m := t.unique[k.Attribute]
+		if m == nil {
+			m = map[string]*entry{}
+			t.unique[k.Attribute] = m
+		}
+		m[k.Value] = e
+	}
+}
+
+// dropUnique forgets those of keys that e holds.
+func (t *table) dropUnique(keys []scim.UniqueKey, e *entry) {
+	for _, k := range keys {
+		if m := t.unique[k.Attribute]; m[k.Value] == e {
+			delete(m, k.Value)
+			if len(m) == 0 {
+				delete(t.unique, k.Attribute)
+			}
+		}
+	}
+}
+
 // checkUnique returns an error wrapping scim.ErrUniqueness when another
 // entry than self holds one of keys.
 func (t *table) checkUnique(typ string, keys []scim.UniqueKey, self *entry) error {
 	for _, k := range keys {
-		if owner, ok := t.unique[k]; ok && owner != self {
+		if owner, ok := t.unique[k.Attribute][k.Value]; ok && owner != self {
 			return fmt.Errorf("memstore: %s attribute %q: value already in use: %w", typ, k.Attribute, scim.ErrUniqueness)
 		}
 	}
@@ -260,23 +274,45 @@ func (t *tenant) nextVersion() string {
 
 // own returns a copy of res for the store to keep: a deep copy, without
 // the computed "groups" of a User, whose complex values are held compactly
-// (compact.Object, a third of a map's size). A Group's members stay maps:
-// membership changes edit them in place.
-func own(res *scim.Resource) *scim.Resource {
+// (compact.Object, a third of a map's size), whose repeated strings are
+// shared (interner) and whose other strings are packed into one (packer). A Group's members stay maps: membership changes edit
+// them in place.
+func (s *Store) own(res *scim.Resource) *scim.Resource {
 	c := *res
+	in := s.intern
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var p packer
+	var top map[string]any // shared copies, packed, before compact.Of copies them once more
+	if res.Attributes != nil {
+		top = make(map[string]any, len(res.Attributes))
+		for k, v := range res.Attributes {
+			switch {
+			case k == groupsAttr && res.Type == userType:
+			case k == membersAttr && res.Type == groupType:
+				// Members stay maps, edited in place: not packed.
+			default:
+				top[k] = in.share("", k, v)
+			}
+		}
+		p.collect(in, top)
+	}
+	var same func(string) string
+	c.ID, same = p.pack(res.ID)
 	c.Unique = slices.Clone(res.Unique)
+	for i := range c.Unique {
+		c.Unique[i].Attribute = in.name(c.Unique[i].Attribute)
+		c.Unique[i].Value = same(c.Unique[i].Value) // a userName already folded shares its bytes
+	}
 	if res.Attributes == nil {
 		return &c
 	}
 	c.Attributes = make(map[string]any, len(res.Attributes))
-	for k, v := range res.Attributes {
-		switch {
-		case k == groupsAttr && res.Type == userType:
-		case k == membersAttr && res.Type == groupType:
-			c.Attributes[k] = ownMembers(v)
-		default:
-			c.Attributes[k] = compact.Of(v)
-		}
+	for k, v := range top {
+		c.Attributes[k] = compact.Of(v)
+	}
+	if m, ok := res.Attributes[membersAttr]; ok && res.Type == groupType {
+		c.Attributes[membersAttr] = in.ownMembers(m)
 	}
 	return &c
 }
@@ -289,11 +325,10 @@ func (t *tenant) groupsOf(id string) []any {
 	if gt == nil {
 		return nil
 	}
-	p := gt.members.exact[id]
-	if p == nil || p.len() == 0 {
+	gs := bySeq(gt.members.holders(nil, id))
+	if len(gs) == 0 {
 		return nil
 	}
-	gs := bySeq(p.appendTo(nil))
 	out := make([]any, 0, len(gs))
 	for _, g := range gs {
 		v := map[string]any{"value": g.res.ID, "type": "direct"}
@@ -391,7 +426,7 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	if err := t.checkMembers(res); err != nil {
 		return nil, err
 	}
-	stored := own(res)
+	stored := s.own(res)
 	stored.Meta.Version = t.nextVersion()
 	e := tb.insert(stored)
 	s.feed.record(s.now(), scim.ChangeFor(ctx, scim.ChangeCreate, e.res))
@@ -456,7 +491,7 @@ func (s *Store) Replace(ctx context.Context, res *scim.Resource, expectedVersion
 	if err := t.checkMembers(res); err != nil {
 		return nil, err
 	}
-	stored := own(res)
+	stored := s.own(res)
 	stored.Meta.Created = e.res.Meta.Created
 	stored.Meta.Version = t.nextVersion()
 	tb.update(e, stored)
@@ -507,12 +542,12 @@ func (s *Store) dropMember(ctx context.Context, t *tenant, id string, changes []
 	if gt == nil {
 		return changes
 	}
-	p := gt.members.exact[id]
-	if p == nil {
+	holders := bySeq(gt.members.holders(nil, id))
+	if len(holders) == 0 {
 		return changes
 	}
 	now := s.now()
-	for _, g := range bySeq(p.appendTo(nil)) {
+	for _, g := range holders {
 		// The stored resource is the store's own and no reader holds it
 		// (readers copy or borrow it under the read lock, which this write
 		// lock excludes), so it is changed in place.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -933,38 +932,6 @@ func BenchmarkQueryScan(b *testing.B) {
 			b.Fatal(err, p)
 		}
 	}
-}
-
-// BenchmarkHeapPerUser reports the heap a typical user costs in the store
-// (userName, name, two emails, active, one Enterprise attribute), measured
-// with runtime.MemStats after GC: go test -run '^$' -bench HeapPerUser
-// -benchtime 1000000x ./memstore stores a million.
-func BenchmarkHeapPerUser(b *testing.B) {
-	ctx := context.Background()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	s := memstore.New()
-	now := time.Now()
-	for i := 0; i < b.N; i++ {
-		name := fmt.Sprintf("user%07d@example.com", i)
-		_, err := s.Create(ctx, &scim.Resource{Type: "User", ID: fmt.Sprintf("%08x-7f76-453a-919d-413861904646", i),
-			Meta:   scim.Meta{Created: now, LastModified: now},
-			Unique: []scim.UniqueKey{{Attribute: "userName", Value: name}},
-			Attributes: map[string]any{
-				"userName": name, "active": true,
-				"name":                    map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
-				"emails":                  []any{map[string]any{"value": name, "type": "work", "primary": true}, map[string]any{"value": "home." + name, "type": "home"}},
-				scim.EnterpriseUserSchema: map[string]any{"department": "Tour Operations"},
-			}})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heapB/user")
-	runtime.KeepAlive(s)
 }
 
 // A page far past the end, up to the largest int, is empty, never a panic.
