@@ -417,34 +417,40 @@ func (s *Store) WaitChanges(ctx context.Context, q scim.ChangeQuery) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	for {
-		wake, done, err := s.subscribe(ctx)
-		if err != nil {
+		if found, err := s.waitOnce(ctx, int64(n), q); found || err != nil {
 			return err
 		}
-		var ready, pending bool
-		err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1 AND ($2 OR tenant = $3)),
-			EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, int64(n), q.AllTenants, scim.TenantFrom(ctx)).Scan(&ready, &pending)
-		switch {
-		case err != nil:
-			done()
-			return wrap(ctx, "wait for changes", err)
-		case ready:
-			done()
-			return nil
-		case pending:
-			done()
-			if _, err := s.sequence(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		select {
-		case <-wake:
-			done()
-		case <-ctx.Done():
-			done()
-			return ctx.Err()
-		}
+	}
+}
+
+// waitOnce is one look of WaitChanges: found when a change after n has a
+// position, or once committed changes waiting for one got theirs; else it
+// waits for the next notification (found false: look again).
+func (s *Store) waitOnce(ctx context.Context, n int64, q scim.ChangeQuery) (found bool, err error) {
+	// Subscribed before looking, so that a change committed meanwhile
+	// wakes the wait.
+	wake, done, err := s.subscribe(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	var ready, pending bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos > $1 AND ($2 OR tenant = $3)),
+		EXISTS (SELECT 1 FROM `+s.t("changes")+` WHERE pos IS NULL)`, n, q.AllTenants, scim.TenantFrom(ctx)).Scan(&ready, &pending); err != nil {
+		return false, wrap(ctx, "wait for changes", err)
+	}
+	switch {
+	case ready:
+		return true, nil
+	case pending:
+		_, err := s.sequence(ctx)
+		return false, err
+	}
+	select {
+	case <-wake:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 }
 

@@ -273,9 +273,9 @@ func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encode
 	keyAttrs, keyValues := keyArrays(res)
 	args := []any{tenant, res.Type, res.ID, res.Meta.Created, res.Meta.LastModified, doc.attrs, doc.folded, doc.times,
 		doc.idFolded, doc.userName, doc.externalID, doc.displayName, keyAttrs, keyValues}
-	change := ""
+	changeCTE := ""
 	if c != nil {
-		change = `,
+		changeCTE = `,
 		c AS (
 			INSERT INTO ` + s.t("changes") + ` (tenant, ` + changeColumns + `, version)
 			SELECT $1, ` + changeValuesSQL(len(args)+1, "r.version") + ` FROM r)`
@@ -288,7 +288,7 @@ func (s *Store) insertResourceSQL(tenant string, res *scim.Resource, doc *encode
 			RETURNING version, created, last_modified),
 		k AS (
 			INSERT INTO ` + s.t("unique_keys") + ` (tenant, type, attribute, value, id)
-			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))` + change + `
+			SELECT $1, $2, a, v, $3 FROM unnest($13::text[], $14::text[]) AS k(a, v))` + changeCTE + `
 		SELECT version, created, last_modified FROM r`, args
 }
 
