@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&cfg.wrk.threads, "threads", 1, "wrk threads")
 	flag.IntVar(&cfg.wrk.conns, "connections", 32, "wrk connections")
 	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store (default $SCIM_POSTGRES_DSN)")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the floor and the in-process sides; wrk and the example server are other processes) to this file")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the floor and the in-process sides, each request labelled side=NAME for go tool pprof -tagfocus; wrk and the example server are other processes) to this file")
 	only := flag.String("only", "", "run only the scenarios and sides whose \"scenario side\" matches this regular expression (sides: bare, shipped, elimity, postgres, SELECT)")
 	flag.Parse()
 	cfg.wrkAlt = wrkSettings{threads: cfg.wrk.threads + 1, conns: cfg.wrk.conns * 2}

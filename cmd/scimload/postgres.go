@@ -51,7 +51,7 @@ func (e *env) runPostgres(ctx context.Context, out io.Writer, floor side, bucket
 		return fmt.Errorf("analyzing the load schema: %w", err)
 	}
 	fmt.Fprintf(out, "\npreloaded %d users into PostgreSQL in %s\n", e.cfg.users, time.Since(start).Round(time.Second))
-	srv, err := bareServer(store)
+	srv, err := bareServer("postgres", store)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func selectServer(pool *pgxpool.Pool, schema string) (server, error) {
 		w.Header().Set("Content-Type", "application/scim+json")
 		_, _ = io.WriteString(w, doc)
 	})
-	return listen(mux)
+	return listen("SELECT", mux)
 }
 
 // analyzeSQL refreshes the statistics of the store's tables.

@@ -40,7 +40,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer floorSrv.close()
-	bare, err := bareServer(store)
+	bare, err := bareServer("bare", store)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	elimitySrv, err := listen(elimity)
+	elimitySrv, err := listen("elimity", elimity)
 	if err != nil {
 		return err
 	}

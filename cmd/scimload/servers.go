@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -35,15 +36,36 @@ type server struct {
 	close func()
 }
 
-func listen(h http.Handler) (server, error) {
+// Its connections' goroutines carry the pprof label side=name, so that
+// one CPU profile of the run splits by side (go tool pprof -tagfocus
+// side=bare), reading and writing the socket included. They are labelled
+// at their first request, once per connection: per request would add to
+// the allocations the table reports.
+func listen(name string, h http.Handler) (server, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return server{}, fmt.Errorf("listening: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	labels := pprof.WithLabels(context.Background(), pprof.Labels("side", name))
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if done, _ := r.Context().Value(labelledKey{}).(*bool); done != nil && !*done {
+				*done = true // net/http serves a connection's requests in one goroutine
+				pprof.SetGoroutineLabels(labels)
+			}
+			h.ServeHTTP(w, r)
+		}),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, labelledKey{}, new(bool))
+		},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
 	go func() { _ = srv.Serve(l) }()
 	return server{url: "http://" + l.Addr().String(), pid: os.Getpid(), close: func() { _ = srv.Close() }}, nil
 }
+
+// labelledKey carries whether a connection's goroutine is labelled yet.
+type labelledKey struct{}
 
 // floorServer answers GET /scim/v2/Users/{id} with a pre-encoded
 // document from a map: the least any Go server can do for the request.
@@ -62,12 +84,12 @@ func floorServer(fx *fixture) (server, error) {
 		w.Header().Set("Content-Type", "application/scim+json")
 		_, _ = w.Write(doc)
 	})
-	return listen(mux)
+	return listen("floor", mux)
 }
 
 // bareServer mounts the handler over store as a host mounts it: under
 // /scim/v2/ of its own mux, its logging off.
-func bareServer(store scim.Store) (server, error) {
+func bareServer(name string, store scim.Store) (server, error) {
 	h, err := scim.New(store, scim.NewBearerTokens(scim.Token{Secret: token}),
 		scim.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -75,7 +97,7 @@ func bareServer(store scim.Store) (server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", h)
-	return listen(mux)
+	return listen(name, mux)
 }
 
 // shippedServer builds ./examples/server into dir and starts it on the
