@@ -21,6 +21,10 @@ type Principal struct {
 
 type principalKey struct{}
 
+// tenantKey carries the tenant of the principal alone: TenantFrom, which
+// every store call makes, then costs no copy of the whole Principal.
+type tenantKey struct{}
+
 // txnKey carries the transaction id of a write request (Change.Txn): one
 // per request, "txn:index" for an operation of a /Bulk request.
 type txnKey struct{}
@@ -35,7 +39,24 @@ func txnFrom(ctx context.Context) string {
 // the Authenticator returned; tests and hosts calling a Store directly may
 // call it themselves.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return &principalContext{Context: ctx, p: p}
+}
+
+// principalContext is a context carrying a principal and its tenant.
+type principalContext struct {
+	context.Context
+	p Principal
+}
+
+// Value implements context.Context.
+func (c *principalContext) Value(key any) any {
+	switch key.(type) {
+	case principalKey:
+		return c.p
+	case tenantKey:
+		return c.p.Tenant
+	}
+	return c.Context.Value(key)
 }
 
 // PrincipalFrom returns the caller in ctx, if any.
@@ -47,8 +68,8 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // TenantFrom returns the tenant of the caller in ctx; "" when there is none.
 // Stores partition their data by it.
 func TenantFrom(ctx context.Context) string {
-	p, _ := PrincipalFrom(ctx)
-	return p.Tenant
+	t, _ := ctx.Value(tenantKey{}).(string)
+	return t
 }
 
 // requestContext is a request's context below the handler: it carries the
@@ -57,6 +78,7 @@ func TenantFrom(ctx context.Context) string {
 type requestContext struct {
 	context.Context
 	id            string
+	idHeader      [1]string   // the response header's value: id
 	txn           string      // the write transaction's id; "" for reads
 	principal     Principal   // valid once authenticated is set
 	authenticated atomic.Bool // set after principal, which it publishes
@@ -78,6 +100,10 @@ func (c *requestContext) Value(key any) any {
 	case principalKey:
 		if c.authenticated.Load() {
 			return c.principal
+		}
+	case tenantKey:
+		if c.authenticated.Load() {
+			return c.principal.Tenant
 		}
 	}
 	return c.Context.Value(key)

@@ -88,7 +88,7 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 		return err
 	}
 	ctx := req.r.Context()
-	a := &getAnswer{rt: rt, base: req.base, p: p, inm: req.r.Header.Get("If-None-Match"), body: h.buffers.get()}
+	a := &getAnswer{rt: rt, id: id, base: req.base, p: p, inm: req.r.Header.Get("If-None-Match"), body: h.buffers.get()}
 	if _, ok := h.store.(Viewer); !ok && p.paths == nil && p.exPaths == nil {
 		res, err := h.store.Get(ctx, rt.Name, id)
 		if err != nil {
@@ -96,18 +96,9 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 		}
 		a.show(res)
 	} else {
-		err := h.view(ctx, rt.Name, Query{
-			Filter:     &CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id},
-			StartIndex: 1, Count: 1,
-			Attributes: p.paths, ExcludedAttributes: p.exPaths,
-		}, func(page *Page) error {
-			if len(page.Resources) == 0 {
-				return fmt.Errorf("scim: %s %q: %w", rt.Name, id, ErrNotFound)
-			}
-			a.show(page.Resources[0])
-			return nil
-		})
-		if err != nil {
+		a.filter = CompareExpr{Path: AttrPath{Name: "id", Type: TypeString, CaseExact: true}, Op: OpEqual, Value: id}
+		q := Query{Filter: &a.filter, StartIndex: 1, Count: 1, Attributes: p.paths, ExcludedAttributes: p.exPaths}
+		if err := h.view(ctx, rt.Name, q, a.showPage); err != nil {
 			return err
 		}
 	}
@@ -124,15 +115,26 @@ func (h *Handler) get(req *request, rt *resourceType, id string) error {
 // getAnswer is the answer to a GET of one resource, made while the store
 // lends it.
 type getAnswer struct {
-	rt   *resourceType
-	base string
-	p    projection
-	inm  string // If-None-Match
+	rt     *resourceType
+	id     string
+	base   string
+	p      projection
+	inm    string      // If-None-Match
+	filter CompareExpr // id eq the id: how a Viewer is asked for it
 
 	version     string
 	notModified bool
 	body        *buffer
 	err         error // from encoding
+}
+
+// showPage shows the one resource of page, which a query by id returned.
+func (a *getAnswer) showPage(page *Page) error {
+	if len(page.Resources) == 0 {
+		return fmt.Errorf("scim: %s %q: %w", a.rt.Name, a.id, ErrNotFound)
+	}
+	a.show(page.Resources[0])
+	return nil
 }
 
 func (a *getAnswer) show(res *Resource) {

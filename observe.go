@@ -22,13 +22,12 @@ func RequestIDFrom(ctx context.Context) string {
 }
 
 // requestID returns the id of r: its X-Request-Id header when that is a
-// sensible one, else a new one. It echoes the id in the response.
-func requestID(w http.ResponseWriter, r *http.Request) string {
+// sensible one, else a new one.
+func requestID(r *http.Request) string {
 	id := r.Header.Get(RequestIDHeader)
 	if !validRequestID(id) {
 		id = newID()
 	}
-	w.Header()[RequestIDHeader] = []string{id}
 	return id
 }
 

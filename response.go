@@ -72,7 +72,8 @@ func sendResource(w http.ResponseWriter, status int, version string, body []byte
 	}
 	// One string for the length and the ETag, and one array for the header
 	// values: their slices are cut from them.
-	text := strconv.AppendInt(nil, int64(len(body)), 10)
+	var buf [64]byte // room for the length and a version of this module's stores
+	text := strconv.AppendInt(buf[:0], int64(len(body)), 10)
 	n := len(text)
 	s := string(appendETag(text, version))
 	values := []string{mediaType, s[:n], s[n:]}

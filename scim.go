@@ -253,7 +253,9 @@ func (req *request) query() url.Values {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rc := &requestContext{Context: r.Context(), id: requestID(w, r)}
+	rc := &requestContext{Context: r.Context(), id: requestID(r)}
+	rc.idHeader[0] = rc.id
+	w.Header()[RequestIDHeader] = rc.idHeader[:] // echoed
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rc.txn = newID()
 	}

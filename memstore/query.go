@@ -52,16 +52,15 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	page := &scim.Page{Resources: []*scim.Resource{}}
 	t := s.tenant(ctx, false)
 	if t == nil {
-		return fn(page)
+		return fn(&scim.Page{Resources: []*scim.Resource{}})
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	tb := t.table(resourceType, false)
 	if tb == nil {
-		return fn(page)
+		return fn(&scim.Page{Resources: []*scim.Resource{}})
 	}
 
 	start := q.StartIndex - 1
@@ -81,6 +80,9 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 		after = &p
 	}
 	isUser := resourceType == userType
+	if id, ok := idEqual(q.Filter); ok && !q.Keyset {
+		return t.viewByID(tb, id, isUser && wantsGroups(q), start, count, fn)
+	}
 	// Users are evaluated with their computed groups only when the filter or
 	// the sort order looks at them: building them costs a copy per user.
 	evalGroups := isUser && (refersTo(q.Filter, groupsAttr) || (q.SortBy != nil && isTopLevel(*q.SortBy, groupsAttr)))
@@ -92,8 +94,8 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 		entries = tb.order
 	}
 	filter := q.Filter
-	if isIDEqual(filter) {
-		filter = nil // the id map answered it exactly (GET by id)
+	if _, ok := idEqual(filter); ok {
+		filter = nil // the id map answered it exactly (a keyset page)
 	}
 
 	// Matches are kept whole when they must be ordered or paged by keyset;
@@ -132,6 +134,7 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	if q.SortBy != nil {
 		sortMatches(matches, *q.SortBy, q.Descending)
 	}
+	page := &scim.Page{}
 	if keepAll {
 		if after != nil {
 			start = sort.Search(len(matches), func(i int) bool { return after.before(matches[i], q) })
@@ -154,6 +157,28 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	}
 	page.TotalResults = total
 	return fn(page)
+}
+
+// viewByID is View for a filter that is an exact id, which the id map
+// answers: at most one match, and the page holding it made in one
+// allocation (this is every GET by id).
+func (t *tenant) viewByID(tb *table, id string, withGroups bool, start, count int, fn func(*scim.Page) error) error {
+	one := &struct {
+		page scim.Page
+		res  [1]*scim.Resource
+	}{}
+	one.page.Resources = one.res[:0]
+	if e := tb.byID[id]; e != nil && !e.dead {
+		one.page.TotalResults = 1
+		if start == 0 && count > 0 {
+			r := e.res
+			if withGroups {
+				r = t.withGroups(r)
+			}
+			one.page.Resources = append(one.page.Resources, r)
+		}
+	}
+	return fn(&one.page)
 }
 
 // window returns the live entries from start (0-based) to start+count, in
@@ -264,15 +289,15 @@ func candidates(tb *table, f scim.Filter) (es []*entry, ok bool) {
 	return nil, false
 }
 
-// isIDEqual tells whether f is a case-exact equality on id, which the id
-// map answers exactly.
-func isIDEqual(f scim.Filter) bool {
+// idEqual returns the id f asks for when it is a case-exact equality on
+// id, which the id map answers exactly.
+func idEqual(f scim.Filter) (string, bool) {
 	c, ok := f.(*scim.CompareExpr)
 	if !ok || c == nil || c.Op != scim.OpEqual || c.Path.URN != "" || c.Path.Name != "id" || c.Path.Sub != "" || !c.Path.CaseExact {
-		return false
+		return "", false
 	}
-	_, ok = c.Value.(string)
-	return ok
+	id, ok := c.Value.(string)
+	return id, ok
 }
 
 // isTopLevel tells whether p names the core attribute name or a
