@@ -323,21 +323,34 @@ func (h *Handler) writeResources(req *request, head listHead, pages []typedPage)
 // a Viewer store lends while it is encoded. digest is the query's, when it
 // pages by cursor.
 func (h *Handler) viewResources(req *request, head listHead, tq typeQuery, q Query, digest string) error {
-	buf := h.buffers.get()
-	defer h.buffers.put(buf)
-	var encodeErr error
-	err := h.view(req.r.Context(), tq.rt.Name, q, func(page *Page) error {
-		head.total = page.TotalResults
-		if q.Keyset && page.Next != "" {
-			head.next = encodeCursor(cursor{Type: tq.rt.Name, Query: digest, After: page.Next})
-		}
-		buf.b, encodeErr = encodeList(buf.b, req, head, []typedPage{{tq, page.Resources}})
-		return nil
-	})
-	if err != nil {
+	a := &listAnswer{req: req, head: head, tq: tq, keyset: q.Keyset, digest: digest, buf: h.buffers.get()}
+	defer h.buffers.put(a.buf)
+	if err := h.view(req.r.Context(), tq.rt.Name, q, a.show); err != nil {
 		return err
 	}
-	send(req.w, http.StatusOK, buf.b, encodeErr)
+	send(req.w, http.StatusOK, a.buf.b, a.err)
+	return nil
+}
+
+// listAnswer is the answer to a list or search of one type, made while the
+// store lends its page.
+type listAnswer struct {
+	req    *request
+	head   listHead
+	tq     typeQuery
+	keyset bool
+	digest string
+	buf    *buffer
+	err    error // from encoding
+}
+
+func (a *listAnswer) show(page *Page) error {
+	a.head.total = page.TotalResults
+	if a.keyset && page.Next != "" {
+		a.head.next = encodeCursor(cursor{Type: a.tq.rt.Name, Query: a.digest, After: page.Next})
+	}
+	pages := [1]typedPage{{a.tq, page.Resources}}
+	a.buf.b, a.err = encodeList(a.buf.b, a.req, a.head, pages[:])
 	return nil
 }
 

@@ -134,20 +134,21 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 	if q.SortBy != nil {
 		sortMatches(matches, *q.SortBy, q.Descending)
 	}
-	page := &scim.Page{}
+	next := ""
 	if keepAll {
 		if after != nil {
 			start = sort.Search(len(matches), func(i int) bool { return after.before(matches[i], q) })
 		}
 		matches = matches[min(start, len(matches)):]
 		if q.Keyset && count < len(matches) && count > 0 {
-			page.Next = positionOf(matches[count-1], q)
+			next = positionOf(matches[count-1], q)
 		}
 		matches = matches[:min(count, len(matches))]
 	}
 
 	exportGroups := isUser && wantsGroups(q)
-	page.Resources = make([]*scim.Resource, 0, len(matches))
+	page := newPage(len(matches))
+	page.Next = next
 	for _, m := range matches {
 		r := m.res
 		if exportGroups && !evalGroups {
@@ -160,25 +161,35 @@ func (s *Store) View(ctx context.Context, resourceType string, q scim.Query, fn 
 }
 
 // viewByID is View for a filter that is an exact id, which the id map
-// answers: at most one match, and the page holding it made in one
-// allocation (this is every GET by id).
+// answers: at most one match, without the scan's bookkeeping (this is
+// every GET by id).
 func (t *tenant) viewByID(tb *table, id string, withGroups bool, start, count int, fn func(*scim.Page) error) error {
-	one := &struct {
-		page scim.Page
-		res  [1]*scim.Resource
-	}{}
-	one.page.Resources = one.res[:0]
+	page := newPage(1)
 	if e := tb.byID[id]; e != nil && !e.dead {
-		one.page.TotalResults = 1
+		page.TotalResults = 1
 		if start == 0 && count > 0 {
 			r := e.res
 			if withGroups {
 				r = t.withGroups(r)
 			}
-			one.page.Resources = append(one.page.Resources, r)
+			page.Resources = append(page.Resources, r)
 		}
 	}
-	return fn(&one.page)
+	return fn(page)
+}
+
+// newPage returns an empty page with room for n resources: for one (a
+// GET by id, a filter on userName), in a single allocation.
+func newPage(n int) *scim.Page {
+	if n > 1 {
+		return &scim.Page{Resources: make([]*scim.Resource, 0, n)}
+	}
+	one := &struct {
+		page scim.Page
+		res  [1]*scim.Resource
+	}{}
+	one.page.Resources = one.res[:0]
+	return &one.page
 }
 
 // window returns the live entries from start (0-based) to start+count, in
