@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scimkit/scim/internal/strictjson"
 )
 
 // parseFilter parses a SCIM filter (RFC 7644 §3.4.2.2) and checks it against
@@ -41,14 +43,14 @@ func (rt *resourceType) parseFilter(s string, strict bool) (Filter, error) {
 }
 
 // checkFilterText refuses a filter that is not valid UTF-8 or holds a
-// control character (see invalidText): 400 invalidFilter naming the
+// control character (see strictjson.InvalidText): 400 invalidFilter naming the
 // character and its position (1-based, in bytes), as other filter errors
 // name theirs.
 func checkFilterText(s string) *Error {
 	if !utf8.ValidString(s) {
 		return badRequest(SCIMTypeInvalidFilter, "invalid filter: the filter is not valid UTF-8")
 	}
-	if i := invalidText(s); i >= 0 {
+	if i := strictjson.InvalidText(s); i >= 0 {
 		return badRequest(SCIMTypeInvalidFilter, "invalid filter: control character %U (at position %d)", []rune(s[i:])[0], i+1)
 	}
 	return nil
@@ -482,7 +484,7 @@ func (p *filterParser) parseValue(op token) (rawValue, error) {
 		}
 		s, ok := plainString(p.src[i+1 : end-1])
 		if !ok {
-			if s, ok = unquoteJSON([]byte(p.src[i:end])); !ok {
+			if s, ok = strictjson.Unquote([]byte(p.src[i:end])); !ok {
 				return rawValue{}, p.errorf(i, "invalid string %s: use JSON string syntax", quoteShort(p.src[i:end]))
 			}
 		}

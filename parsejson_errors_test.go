@@ -47,6 +47,8 @@ func TestParseJSONErrors(t *testing.T) {
 		{"too deep", `[[[[[]]]]]`, SCIMTypeInvalidSyntax, "request body nests objects and arrays more than 4 levels deep", true},
 		{"too deep in objects", `{"a":{"b":{"c":{"d":{}}}}}`, SCIMTypeInvalidSyntax, "request body nests objects and arrays more than 4 levels deep", true},
 		{"a key twice", `{"userName":1,"USERNAME":2}`, SCIMTypeInvalidSyntax, `key "USERNAME" appears twice in one object (names are case-insensitive)`, false},
+		// strings.ToLower, which attributes are looked up with, makes "i" of 'İ'.
+		{"a key twice, one with a dotted capital I", `{"id":1,"İd":2}`, SCIMTypeInvalidSyntax, `key "İd" appears twice in one object (names are case-insensitive)`, false},
 		{"an escaped key twice", `{"a":1,"\u0041":2}`, SCIMTypeInvalidSyntax, `key "A" appears twice in one object (names are case-insensitive)`, false},
 		{"a long string", `["123456789"]`, SCIMTypeInvalidValue, "a string of 9 bytes is longer than the 8 allowed", true},
 		{"a long escaped string", `["\u00e9\u00e9\u00e9\u00e9\u00e9"]`, SCIMTypeInvalidValue, "a string of 10 bytes is longer than the 8 allowed", true},
