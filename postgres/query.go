@@ -150,46 +150,74 @@ func wants(q scim.Query, name string) bool {
 	return true
 }
 
-// queryExact answers a query SQL expresses exactly: the count and the
-// page in one round trip.
+// queryExact answers a query SQL expresses exactly: the page, then the
+// count when the page does not tell it; the two in one round trip when
+// the count is needed anyway.
 func (s *Store) queryExact(ctx context.Context, pl plan, q scim.Query) (*scim.Page, error) {
 	page := &scim.Page{Resources: []*scim.Resource{}}
-	batch := &pgx.Batch{}
 	countSQL, countArgs := s.countSQL(pl)
-	batch.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&page.TotalResults)
-	})
-	if q.Count > 0 {
-		sel, sql, args := s.pageSQL(pl, q)
-		batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-			var (
-				seq int64
-				key *string
-				dst []any
-			)
-			if q.Keyset {
-				dst = []any{&seq, &key}
-			}
-			for rows.Next() {
-				if q.Keyset && len(page.Resources) == q.Count {
-					// One more follows: the page ends at the last one.
-					page.Next = position{S: seq, T: kindTags[pl.kind], K: key}.String()
-					break
-				}
-				r, err := sel.scan(rows, pl.b.typ, dst...)
-				if err != nil {
-					return err
-				}
-				page.Resources = append(page.Resources, r)
-			}
-			rows.Close()
-			return rows.Err()
-		})
+	count := func(row pgx.Row) error { return row.Scan(&page.TotalResults) }
+	if q.Count <= 0 || q.Keyset {
+		// The count is needed: one round trip for both statements.
+		batch := &pgx.Batch{}
+		batch.Queue(countSQL, countArgs...).QueryRow(count)
+		if q.Count > 0 {
+			sel, sql, args := s.pageSQL(pl, q)
+			batch.Queue(sql, args...).Query(func(rows pgx.Rows) error { return s.readPage(rows, sel, pl, q, page) })
+		}
+		if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, err
+		}
+		return page, nil
 	}
-	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+	// A page shorter than asked for, and not past the end, tells the
+	// total: a filter on userName or externalId, as identity providers
+	// send them, needs no count.
+	sel, sql, args := s.pageSQL(pl, q)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.readPage(rows, sel, pl, q, page); err != nil {
+		return nil, err
+	}
+	skipped := max(q.StartIndex, 1) - 1
+	if n := len(page.Resources); n < q.Count && (n > 0 || skipped == 0) {
+		page.TotalResults = skipped + n
+		return page, nil
+	}
+	if err := count(s.pool.QueryRow(ctx, countSQL, countArgs...)); err != nil {
 		return nil, err
 	}
 	return page, nil
+}
+
+// readPage appends the resources of rows, a pageSQL result, to page, and
+// for a Keyset query sets page.Next when one more follows.
+func (s *Store) readPage(rows pgx.Rows, sel selection, pl plan, q scim.Query, page *scim.Page) error {
+	defer rows.Close()
+	var (
+		seq int64
+		key *string
+		dst []any
+	)
+	if q.Keyset {
+		dst = []any{&seq, &key}
+	}
+	for rows.Next() {
+		if q.Keyset && len(page.Resources) == q.Count {
+			// One more follows: the page ends at the last one.
+			page.Next = position{S: seq, T: kindTags[pl.kind], K: key}.String()
+			break
+		}
+		r, err := sel.scan(rows, pl.b.typ, dst...)
+		if err != nil {
+			return err
+		}
+		page.Resources = append(page.Resources, r)
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // queryFallback answers a query whose filter (goFilter) or sort (goSort)

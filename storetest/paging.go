@@ -51,6 +51,13 @@ func checkTotalBeforePaging(t testing.TB, s scim.Store) {
 			t.Errorf("a page holds count resources when that many matches follow startIndex: Query User %s must return %d; the store returned %d", describeQuery(q), min(q.Count, want-(q.StartIndex-1)), len(page.Resources))
 		}
 	}
+	// The last page, shorter than count, after skipping some matches.
+	want := matchCount(pop.users, pagingFilter)
+	q := scim.Query{Filter: pagingFilter, StartIndex: want - 1, Count: 10}
+	if page := mustQuery(t, s, ctx, userType, q); page.TotalResults != want || len(page.Resources) != 2 {
+		t.Errorf("totalResults is the number of matches before paging, also on the last page: Query User %s must return 2 resources and totalResults %d; the store returned %d and totalResults %d",
+			describeQuery(q), want, len(page.Resources), page.TotalResults)
+	}
 }
 
 func checkCountZero(t testing.TB, s scim.Store) {
