@@ -6,10 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scimkit/scim/internal/compact"
+	"github.com/scimkit/scim/internal/fold"
 )
 
 // Matches reports whether r satisfies f; a nil filter matches every
@@ -318,7 +317,7 @@ func anyEqual(c *CompareExpr, vals []any) bool {
 		// Only a string equals a string: compared in place, without
 		// folding copies of both, as a scan does for every resource.
 		for _, v := range vals {
-			if s, ok := v.(string); ok && (s == want || !c.Path.CaseExact && foldEqual(s, want)) {
+			if s, ok := v.(string); ok && (s == want || !c.Path.CaseExact && fold.Equal(s, want)) {
 				return true
 			}
 		}
@@ -334,20 +333,6 @@ func anyEqual(c *CompareExpr, vals []any) bool {
 		}
 	}
 	return false
-}
-
-// foldEqual reports whether FoldCase(a) == FoldCase(b), without making
-// either.
-func foldEqual(a, b string) bool {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
-		if ra != rb && foldRune(ra) != foldRune(rb) {
-			return false
-		}
-		a, b = a[na:], b[nb:]
-	}
-	return a == b
 }
 
 type keyKind int
@@ -559,23 +544,7 @@ func ParseDateTime(s string) (time.Time, bool) { return parseDateTime(s, true) }
 // forms. A store that compares in its own query language must fold exactly
 // so; SQL's lower() differs for some letters.
 func FoldCase(s string) string {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf || c >= 'A' && c <= 'Z' {
-			return strings.Map(foldRune, s)
-		}
-	}
-	return s
-}
-
-func foldRune(r rune) rune {
-	if r < utf8.RuneSelf {
-		if r >= 'A' && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}
-	return unicode.ToLower(unicode.ToUpper(r))
+	return fold.String(s)
 }
 
 // Compare orders resources a and b by the attribute by, for sorting

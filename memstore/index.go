@@ -2,29 +2,11 @@ package memstore
 
 import (
 	"sort"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scimkit/scim"
 	"github.com/scimkit/scim/internal/compact"
+	"github.com/scimkit/scim/internal/fold"
 )
-
-// fold maps s to a key that two strings share whenever they are equal
-// ignoring case, under either strings.EqualFold or strings.ToLower: each
-// rune becomes the lower case of its upper case, which is the same for every
-// rune of a Unicode simple case-folding orbit. Strings already in that form,
-// such as lowercase ASCII, come back unchanged and unallocated.
-func fold(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
-			return strings.Map(foldRune, s)
-		}
-	}
-	return s
-}
-
-func foldRune(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }
 
 // smallPosting is the size up to which a posting keeps a slice rather than
 // a set: most values (a userName, an externalId, a user's groups) are held
@@ -109,7 +91,7 @@ type attrIndex struct {
 	name, sub string
 	one       map[string]*entry
 	many      map[string]*posting
-	variants  map[string]map[string]struct{} // fold(v) → values v != fold(v)
+	variants  map[string]map[string]struct{} // fold.String(v) → values v != fold.String(v)
 }
 
 func newAttrIndex(name, sub string) *attrIndex {
@@ -190,7 +172,7 @@ func (x *attrIndex) add(v string, e *entry) {
 		x.many[v] = p
 	default:
 		x.one[v] = e
-		if f := fold(v); f != v {
+		if f := fold.String(v); f != v {
 			vs := x.variants[f]
 			if vs == nil {
 				vs = map[string]struct{}{}
@@ -219,7 +201,7 @@ func (x *attrIndex) remove(v string, e *entry) {
 	} else {
 		return
 	}
-	if f := fold(v); f != v {
+	if f := fold.String(v); f != v {
 		if vs := x.variants[f]; vs != nil {
 			delete(vs, v)
 			if len(vs) == 0 {
@@ -271,7 +253,7 @@ func (x *attrIndex) lookup(dst []*entry, v string, caseExact bool) []*entry {
 	if caseExact {
 		return x.holders(dst, v)
 	}
-	f := fold(v)
+	f := fold.String(v)
 	dst = x.holders(dst, f)
 	for w := range x.variants[f] {
 		dst = x.holders(dst, w)

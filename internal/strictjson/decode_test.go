@@ -8,8 +8,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -224,33 +222,6 @@ func TestDecodeDuplicateKeys(t *testing.T) {
 			assert.Equal(t, tt.dup, e.Text)
 			assert.Equal(t, byte('"'), tt.body[e.Offset], "the offset is the key's quote")
 		})
-	}
-}
-
-// The keys Decode calls duplicates include all that strings.EqualFold
-// calls equal, character by character, and equalFold is fold's equality.
-func TestFold(t *testing.T) {
-	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if !utf8.ValidRune(r) {
-			continue
-		}
-		for s := unicode.SimpleFold(r); s != r; s = unicode.SimpleFold(s) {
-			if foldRune(s) != foldRune(r) {
-				t.Fatalf("strings.EqualFold joins %U and %U; foldRune does not", r, s)
-			}
-		}
-	}
-	for _, tt := range []struct {
-		a, b string
-		eq   bool
-	}{
-		{"", "", true}, {"a", "", false}, {"userName", "USERNAME", true}, {"userName", "userNames", false},
-		{"k", "K", true}, {"K", "k", true}, {"kk", "Kk", true}, {"sk", "ſK", true}, {"i", "İ", true}, {"i", "ı", true},
-		{"straße", "STRASSE", false}, {"ä", "Ä", true}, {"ä", "a", false}, {"Ab", "aC", false}, {"[", "{", false}, {"@", "`", false},
-	} {
-		assert.Equal(t, tt.eq, equalFold(tt.a, tt.b), "%q %q", tt.a, tt.b)
-		assert.Equal(t, tt.eq, equalFold(tt.b, tt.a), "%q %q", tt.b, tt.a)
-		assert.Equal(t, tt.eq, fold(tt.a) == fold(tt.b), "fold %q %q", tt.a, tt.b)
 	}
 }
 

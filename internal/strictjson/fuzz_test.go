@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/scimkit/scim/internal/fold"
 )
 
 // FuzzDecode holds Decode to encoding/json's answers on what both accept,
@@ -143,7 +145,7 @@ func duplicateKeysByTokens(b []byte) (dup, valid bool) {
 			}
 		case string:
 			if isKey {
-				k := fold(v)
+				k := fold.String(v)
 				dup = dup || top.keys[k]
 				top.keys[k] = true
 			}
