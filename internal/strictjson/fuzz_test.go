@@ -12,7 +12,7 @@ import (
 )
 
 // FuzzDecode holds Decode to encoding/json's answers on what both accept,
-// and checks that what only encoding/json accepts breaks one of the rules
+// and to its tokens on duplicate keys (in both directions), and checks that what only encoding/json accepts breaks one of the rules
 // Decode adds, the one its error names. It also decodes with small limits:
 // what that accepts is within them, and the same value.
 func FuzzDecode(f *testing.F) {
@@ -29,6 +29,9 @@ func FuzzDecode(f *testing.F) {
 		if err == nil {
 			if !ok || !reflect.DeepEqual(want, got) {
 				t.Fatalf("Decode(%q) = %#v; encoding/json reads %#v (%v)", b, got, want, ok)
+			}
+			if dup, _ := duplicateKeysByTokens(b); dup {
+				t.Fatalf("Decode(%q) accepts it; encoding/json's tokens show two keys equal under fold", b)
 			}
 			checkLimits(t, b, got)
 			return
