@@ -28,7 +28,7 @@ type interner struct {
 	mu     sync.Mutex
 	values map[string]any // each string boxed once
 	paths  map[internKey]*internPath
-	names  map[string]string // unique keys' attribute names
+	names  map[string]string // attribute names, of unique keys and of values
 }
 
 // internKey names an attribute: a sub-attribute name under its parent
@@ -46,7 +46,7 @@ func newInterner() *interner {
 }
 
 // share returns v with the strings in it, at any depth, replaced by shared
-// ones where worth it; maps and lists are copied, other values kept. name
+// ones where worth it, and its maps' keys by shared names; maps and lists are copied, other values kept. name
 // is v's attribute and parent the attribute or URN holding it ("" at the
 // top level); a list's elements keep the list's name. The caller holds
 // in.mu.
@@ -57,7 +57,7 @@ func (in *interner) share(parent, name string, v any) any {
 	case map[string]any:
 		c := make(map[string]any, len(t))
 		for k, e := range t {
-			c[k] = in.share(name, k, e)
+			c[in.name(k)] = in.share(name, k, e)
 		}
 		return c
 	case []any:
@@ -114,9 +114,10 @@ func orElse(shared any, ok bool, v any) any {
 	return v
 }
 
-// name returns the shared form of a unique key's attribute name, a
-// schema's name that every resource of a type repeats. The caller holds
-// in.mu.
+// name returns the shared form of an attribute name (a key of a stored
+// map, a unique key's attribute), which every resource of a type
+// repeats: decoded, each would be an allocation of its own per resource.
+// The caller holds in.mu.
 func (in *interner) name(s string) string {
 	if n, ok := in.names[s]; ok {
 		return n

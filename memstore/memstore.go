@@ -292,7 +292,7 @@ func (s *Store) own(res *scim.Resource) *scim.Resource {
 			case k == membersAttr && res.Type == groupType:
 				// Members stay maps, edited in place: not packed.
 			default:
-				top[k] = in.share("", k, v)
+				top[in.name(k)] = in.share("", k, v)
 			}
 		}
 		p.collect(in, top)
