@@ -46,10 +46,10 @@ func newInterner() *interner {
 }
 
 // share returns v with the strings in it, at any depth, replaced by shared
-// ones where worth it, and its maps' keys by shared names; maps and lists are copied, other values kept. name
-// is v's attribute and parent the attribute or URN holding it ("" at the
-// top level); a list's elements keep the list's name. The caller holds
-// in.mu.
+// ones where worth it, and its maps' keys by shared names; maps and lists
+// are copied, other values kept. name is v's attribute and parent the
+// attribute or URN holding it ("" at the top level); a list's elements
+// keep the list's name. The caller holds in.mu.
 func (in *interner) share(parent, name string, v any) any {
 	switch t := v.(type) {
 	case string:

@@ -11,10 +11,11 @@ import (
 	"github.com/scimkit/scim/internal/fold"
 )
 
-// FuzzDecode holds Decode to encoding/json's answers on what both accept,
-// and to its tokens on duplicate keys (in both directions), and checks that what only encoding/json accepts breaks one of the rules
-// Decode adds, the one its error names. It also decodes with small limits:
-// what that accepts is within them, and the same value.
+// FuzzDecode holds Decode to encoding/json's answers on what both accept
+// and to its tokens on duplicate keys, both ways, and checks that what
+// only encoding/json accepts breaks one of the rules Decode adds, the one
+// its error names. It also decodes with small limits: what that accepts
+// is within them, and the same value.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"a":[1,"x",{"b":null}]}`, `"\ud83d\ude00\ud83d"`, "\"\xff\"", `[1e5,-0.0,true]`, `{"a":1} `, `{"a":1,"A":2}`,
