@@ -119,21 +119,16 @@ func (e *env) selfCheck(ctx context.Context, out io.Writer, floor side) error {
 	const pairs = 3
 	var a, b []sample
 	var ratios []float64
+	settings := [2]wrkSettings{e.cfg.wrk, e.cfg.wrkAlt}
 	for i := range pairs {
-		order := []wrkSettings{e.cfg.wrk, e.cfg.wrkAlt}
-		if i%2 == 1 {
-			order = []wrkSettings{e.cfg.wrkAlt, e.cfg.wrk}
-		}
 		var got [2]sample
-		for j, settings := range order {
-			s, err := e.drive(ctx, scGet, floor, settings, "", e.cfg.duration, nil)
+		for k := range 2 {
+			j := k ^ i%2 // odd pairs run the alternative first
+			s, err := e.drive(ctx, scGet, floor, settings[j], "", e.cfg.duration, nil)
 			if err != nil {
 				return err
 			}
 			got[j] = s
-		}
-		if i%2 == 1 {
-			got[0], got[1] = got[1], got[0]
 		}
 		a, b = append(a, got[0]), append(b, got[1])
 		ratios = append(ratios, got[1].rps()/got[0].rps())
