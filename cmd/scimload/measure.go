@@ -20,6 +20,7 @@ type side struct {
 	name      string
 	target    target
 	pid       int
+	profile   string // the URL of its process's CPU profile, for a side in a process of its own that serves one
 	inProcess bool
 	serves    func(scenario string) bool
 }
@@ -35,11 +36,12 @@ type sample struct {
 
 // env is what every run needs.
 type env struct {
-	cfg   config
-	wrk   string
-	dir   string
-	fx    *fixture
-	loads map[string]load
+	cfg      config
+	wrk      string
+	profiles int // CPU profiles fetched from other processes so far
+	dir      string
+	fx       *fixture
+	loads    map[string]load
 }
 
 // runtimeSample reads the counters a sample takes deltas of.
@@ -84,9 +86,13 @@ func (e *env) drive(ctx context.Context, sc string, sd side, settings wrkSetting
 	if err != nil {
 		return sample{}, err
 	}
+	profiled := e.profileProcess(ctx, sd, l.name, d, stop)
 	before := runtimeSample()
 	res, err := runWrk(ctx, e.wrk, script, sd.target.url+"/", settings, d, stop)
 	if err != nil {
+		return sample{}, fmt.Errorf("%s on %s: %w", sc, sd.name, err)
+	}
+	if err := <-profiled; err != nil {
 		return sample{}, fmt.Errorf("%s on %s: %w", sc, sd.name, err)
 	}
 	after := runtimeSample()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -55,7 +54,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer elimitySrv.close()
-	shipped, err := shippedServer(ctx, dir)
+	shipped, err := shippedServer(ctx, dir, cfg.cpuProfile != "")
 	if err != nil {
 		return err
 	}
@@ -71,7 +70,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	floor := side{name: "floor", target: bareFx.target(floorSrv.url), pid: floorSrv.pid, inProcess: true, serves: all}
 	sides := []side{
 		{name: "bare", target: bareFx.target(bare.url), pid: bare.pid, inProcess: true, serves: all},
-		{name: "shipped", target: shippedFx.target(shipped.url), pid: shipped.pid, serves: all},
+		{name: "shipped", target: shippedFx.target(shipped.url), pid: shipped.pid, profile: shipped.profile, serves: all},
 		{name: "elimity", target: bareFx.target(elimitySrv.url), pid: elimitySrv.pid, inProcess: true,
 			serves: func(sc string) bool { return sc == scGet }},
 	}
@@ -79,16 +78,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
+		stop, err := startCPUProfile(cfg.cpuProfile)
 		if err != nil {
-			return fmt.Errorf("creating the CPU profile: %w", err)
+			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("starting the CPU profile: %w", err)
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	rows, err := e.measure(ctx, floor, sides)
 	if err != nil {

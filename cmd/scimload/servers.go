@@ -31,9 +31,10 @@ const token = "scimload-token"
 // server is one HTTP server on a loopback port; pid is the process that
 // serves it (this one for the servers in process).
 type server struct {
-	url   string
-	pid   int
-	close func()
+	url     string
+	pid     int
+	profile string // where a CPU profile of the process is fetched, if it is another process and serves one
+	close   func()
 }
 
 // Its connections' goroutines carry the pprof label side=name, so that
@@ -102,31 +103,39 @@ func bareServer(name string, store scim.Store) (server, error) {
 
 // shippedServer builds ./examples/server into dir and starts it on the
 // memory store with its access log on, written to a file in dir as a
-// deployment redirects stderr.
-func shippedServer(ctx context.Context, dir string) (server, error) {
+// deployment redirects stderr; with profile, it also serves pprof.
+func shippedServer(ctx context.Context, dir string, profile bool) (server, error) {
 	bin := filepath.Join(dir, "scim-example-server")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/server")
 	if out, err := build.CombinedOutput(); err != nil {
 		return server{}, fmt.Errorf("building ./examples/server (run scimload from the module root): %w: %s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freePort()
 	if err != nil {
-		return server{}, fmt.Errorf("finding a port: %w", err)
+		return server{}, err
 	}
-	addr := l.Addr().String()
-	l.Close()
+	args := []string{"-addr", addr}
+	var profileURL string
+	if profile {
+		pprofAddr, err := freePort()
+		if err != nil {
+			return server{}, err
+		}
+		args = append(args, "-pprof", pprofAddr)
+		profileURL = "http://" + pprofAddr + "/debug/pprof/profile"
+	}
 	logFile, err := os.Create(filepath.Join(dir, "example-server.log"))
 	if err != nil {
 		return server{}, fmt.Errorf("creating the server's log: %w", err)
 	}
-	cmd := exec.Command(bin, "-addr", addr)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "SCIM_TOKEN="+token, "SCIM_POSTGRES_DSN=")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return server{}, fmt.Errorf("starting the example server: %w", err)
 	}
-	s := server{url: "http://" + addr, pid: cmd.Process.Pid, close: func() {
+	s := server{url: "http://" + addr, pid: cmd.Process.Pid, profile: profileURL, close: func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 		logFile.Close()
@@ -139,6 +148,16 @@ func shippedServer(ctx context.Context, dir string) (server, error) {
 	}
 	s.close()
 	return server{}, fmt.Errorf("the example server did not answer on %s (log in %s)", addr, logFile.Name())
+}
+
+// freePort is a loopback address no listener holds now.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // call sends one request and returns its status and body.

@@ -33,6 +33,10 @@
 // 9967 Security Event Tokens by RFC 8936 poll at /events, beside
 // /scim/v2/, for requests that carry that bearer token, and advertises
 // the events in /ServiceProviderConfig.
+//
+// -pprof ADDR serves net/http/pprof's profiles on a listener of its own,
+// unauthenticated, so ADDR belongs on loopback: cmd/scimload takes the
+// example server's CPU profile through it.
 package main
 
 import (
@@ -69,6 +73,7 @@ func main() {
 	noPagination := flag.Bool("no-pagination-discovery", false, "leave RFC 9865's \"pagination\" out of /ServiceProviderConfig, for clients that refuse attributes RFC 7643 does not define; cursor paging is still answered (scim.WithoutPaginationDiscovery)")
 	eventsToken := flag.String("events-token", os.Getenv("SCIM_EVENTS_TOKEN"), "bearer token of the receiver that polls /events for RFC 9967 events (default $SCIM_EVENTS_TOKEN; none: no /events)")
 	accessLogOn := flag.Bool("access-log", true, "log one line per request to stderr (buffered, written every 100 ms and at shutdown)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof's profiles, unauthenticated, on this address (e.g. 127.0.0.1:6060; none: off)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var opts []scim.Option
@@ -88,7 +93,7 @@ func main() {
 		var closeStore func()
 		if store, closeStore, err = openStore(ctx, *dsn, *schema, logger); err == nil {
 			defer closeStore()
-			err = run(ctx, config{addr: *addr, token: tok, eventsToken: *eventsToken, accessLog: *accessLogOn}, store, logger, opts...)
+			err = run(ctx, config{addr: *addr, token: tok, eventsToken: *eventsToken, accessLog: *accessLogOn, pprofAddr: *pprofAddr}, store, logger, opts...)
 		}
 	}
 	if err != nil {
@@ -123,6 +128,7 @@ type config struct {
 	token       string // the clients' bearer token; "" takes $SCIM_TOKEN, else a random one
 	eventsToken string // the receiver's bearer token for /events; "" serves no /events
 	accessLog   bool   // log one line per request to stderr
+	pprofAddr   string // to serve net/http/pprof on; "" serves none
 }
 
 // shutdownTimeout is how long the requests in flight at SIGINT or
@@ -185,6 +191,12 @@ func run(ctx context.Context, cfg config, store scim.Store, logger *slog.Logger,
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
+	}
+	if cfg.pprofAddr != "" {
+		if err := servePprof(ctx, cfg.pprofAddr, logger); err != nil {
+			l.Close()
+			return err
+		}
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
