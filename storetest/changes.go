@@ -591,11 +591,13 @@ func checkChangesRetention(t testing.TB, newStore func(scim.Retention) scim.Stor
 		t.Fatalf("a position whose successors retention dropped is scim.ErrPositionExpired; %d changes later (MaxCount %d) the store returned %s", 3*retentionCount, retentionCount, errText(err))
 	}
 	// Pruning may run in the background after the writes: wait until the
-	// feed holds the newest change and about MaxCount.
+	// feed holds the newest change and about MaxCount (all but the newest
+	// MaxCount go, so no fewer).
+	deadline = time.Now().Add(feedTimeout)
 	last := fmt.Sprintf("R-%d", 3*retentionCount)
 	keeps := func() []scim.Change { return readChanges(t, f, ctx, scim.ChangeQuery{Limit: 10 * retentionCount}, 1) }
 	settled := func(kept []scim.Change) bool {
-		return len(kept) > 0 && len(kept) <= 2*retentionCount && kept[len(kept)-1].ID == last
+		return len(kept) >= retentionCount && len(kept) <= 2*retentionCount && kept[len(kept)-1].ID == last
 	}
 	kept := keeps()
 	for !settled(kept) && time.Now().Before(deadline) {

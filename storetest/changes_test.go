@@ -26,6 +26,7 @@ type feedBugs struct {
 	noWake          bool // WaitChanges waits for its context only
 	waitAnyTenant   bool // WaitChanges wakes for any tenant's change
 	expiresSilently bool // a position retention dropped reads from the oldest kept
+	keepsTooFew     bool // retention keeps half of MaxCount
 	anyPosition     bool // a position it cannot read reads from the start
 }
 
@@ -83,13 +84,21 @@ func (s *feedStore) append(n uint64, cs ...scim.Change) {
 		i := sort.Search(len(s.log), func(i int) bool { return s.log[i].Position > c.Position })
 		s.log = slices.Insert(s.log, i, c)
 	}
-	if s.retention > 0 && len(s.log) > s.retention {
-		drop := len(s.log) - s.retention
+	if keep := s.kept(); keep > 0 && len(s.log) > keep {
+		drop := len(s.log) - keep
 		s.log = s.log[drop:]
 		s.first += uint64(drop)
 	}
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// kept is the number of changes retention keeps; 0 keeps all.
+func (s *feedStore) kept() int {
+	if s.bugs.keepsTooFew {
+		return s.retention / 2
+	}
+	return s.retention
 }
 
 func (s *feedStore) Create(ctx context.Context, res *scim.Resource) (*scim.Resource, error) {
@@ -281,6 +290,7 @@ func TestChangesCatchBrokenFeeds(t *testing.T) {
 		{"WaitNeverWakes", feedBugs{noWake: true}, []string{"Changes/WaitWakesOnWrite"}},
 		{"WaitWakesForAnyTenant", feedBugs{waitAnyTenant: true}, []string{"Changes/WaitWakesOnWrite"}},
 		{"ExpiresSilently", feedBugs{expiresSilently: true}, []string{"Changes/Retention"}},
+		{"KeepsTooFew", feedBugs{keepsTooFew: true}, []string{"Changes/Retention"}},
 		{"AnyPosition", feedBugs{anyPosition: true}, []string{"Changes/Positions"}},
 	} {
 		t.Run(b.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func main() {
 	flag.IntVar(&cfg.wrk.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&cfg.wrk.conns, "connections", 64, "wrk connections")
 	flag.StringVar(&cfg.postgres, "postgres", os.Getenv("SCIM_POSTGRES_DSN"), "PostgreSQL DSN: also run the scenarios on the PostgreSQL store (default $SCIM_POSTGRES_DSN)")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the floor and the in-process sides, each request labelled side=NAME for go tool pprof -tagfocus) to this file, and one of the example server per shipped run to FILE.shipped-LOAD-N")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the floor and the in-process sides, each request labelled side=NAME for go tool pprof -tagfocus) to this file, and one of the example server per shipped run (but the initial sync's) to FILE.shipped-LOAD-N, N counting them")
 	only := flag.String("only", "", "run only the scenarios and sides whose \"scenario side\" matches this regular expression (sides: bare, shipped, elimity, postgres, SELECT)")
 	flag.Parse()
 	cfg.wrkAlt = wrkSettings{threads: cfg.wrk.threads + 1, conns: cfg.wrk.conns * 2}

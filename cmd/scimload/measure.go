@@ -86,19 +86,21 @@ func (e *env) drive(ctx context.Context, sc string, sd side, settings wrkSetting
 	if err != nil {
 		return sample{}, err
 	}
-	profiled := e.profileProcess(ctx, sd, l.name, d, stop)
+	pctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel() // a fetch left when wrk failed
+	profiled := e.profileProcess(pctx, sd, l.name, d, stop)
 	before := runtimeSample()
 	res, err := runWrk(ctx, e.wrk, script, sd.target.url+"/", settings, d, stop)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s on %s: %w", sc, sd.name, err)
 	}
-	if err := <-profiled; err != nil {
-		return sample{}, fmt.Errorf("%s on %s: %w", sc, sd.name, err)
-	}
 	after := runtimeSample()
-	cpu1, err := procCPU(sd.pid)
+	cpu1, err := procCPU(sd.pid) // before the profile is written: that is not the load's
 	if err != nil {
 		return sample{}, err
+	}
+	if err := <-profiled; err != nil {
+		return sample{}, fmt.Errorf("%s on %s: %w", sc, sd.name, err)
 	}
 	s := sample{wrkResult: res, serverCPU: cpu1 - cpu0}
 	if sd.inProcess {

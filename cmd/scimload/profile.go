@@ -33,10 +33,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 // profileProcess fetches, with -cpuprofile, a CPU profile of sd's process
 // over the next d, for a side in a process of its own that serves one
 // (the example server's -pprof), into a file beside the run's profile
-// named for the side, the load and the run: FILE.shipped-get-3.
-// go tool pprof merges the files it is given. Runs that stop early (the
-// initial sync) are not profiled: the profile would outlast them. The
-// channel yields the fetch's error once it is done.
+// named for the side, the load and a count of the profiles fetched:
+// FILE.shipped-get-3. go tool pprof merges the files it is given. Runs
+// that stop early (the initial sync) are not profiled: the profile would
+// outlast them. The channel yields the fetch's error once it is done.
 func (e *env) profileProcess(ctx context.Context, sd side, load string, d time.Duration, stop <-chan struct{}) <-chan error {
 	done := make(chan error, 1)
 	if e.cfg.cpuProfile == "" || sd.profile == "" || stop != nil {
