@@ -358,6 +358,17 @@ func benchPool(b *testing.B) *pgxpool.Pool {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
+	// Open every connection now: otherwise the first run of a benchmark
+	// pays for opening them, and reads as slower than the runs after it.
+	conns := make([]*pgxpool.Conn, cfg.MaxConns)
+	for i := range conns {
+		if conns[i], err = pool.Acquire(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		c.Release()
+	}
 	return pool
 }
 
