@@ -358,8 +358,7 @@ func benchPool(b *testing.B) *pgxpool.Pool {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	// Open every connection now: otherwise the first run of a benchmark
-	// pays for opening them, and reads as slower than the runs after it.
+	// Open every connection now, so that no run pays for opening them.
 	conns := make([]*pgxpool.Conn, cfg.MaxConns)
 	for i := range conns {
 		if conns[i], err = pool.Acquire(context.Background()); err != nil {
