@@ -25,8 +25,9 @@ var errFeedOff = errors.New("postgres: the change feed is off (WithoutChangeFeed
 
 // WithChangeRetention bounds the change feed (scim.ChangeFeed): changes
 // older than r.MaxAge, and all but the newest r.MaxCount, are deleted as
-// new ones are recorded (by the process that records them, in the
-// background, every few changes; Prune does it at once). Zero fields keep
+// new ones are recorded (in the background, by the process whose
+// sequencer gives them positions, every few changes; Prune does it at
+// once). Zero fields keep
 // DefaultChangeMaxAge and DefaultChangeMaxCount.
 func WithChangeRetention(r scim.Retention) Option {
 	return func(s *Store) {
@@ -50,15 +51,17 @@ type feed struct {
 	off       bool
 	retention scim.Retention
 
-	recorded      atomic.Uint64 // changes this process recorded, for pruning
-	pruning       atomic.Bool   // a prune runs
-	lastPrune     atomic.Int64  // unix nanoseconds of the last prune
-	sequencing    atomic.Bool   // the sequencer's goroutine runs
-	sequenceAgain atomic.Bool   // a write committed since its run began
+	sequencer rerun         // runs sequence a millisecond after writes commit
+	pruner    rerun         // runs Prune after sequencer runs
+	sequenced atomic.Uint64 // positions this process's sequencer runs gave, for pruning
+	lastPrune atomic.Int64  // unix nanoseconds of the last prune
 }
 
 func newFeed() feed {
-	return feed{retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount}}
+	return feed{
+		retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount},
+		sequencer: rerun{delay: time.Millisecond}, // lets more writes join a run
+	}
 }
 
 // Close ends the change feed's listening connection (a WaitChanges then
@@ -160,48 +163,38 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, tenant string, changes ..
 }
 
 // committed runs after a write that recorded n changes committed: it has
-// them sequenced (which wakes the feed's waiters in every process), and
-// prunes now and then.
+// them sequenced (which wakes the feed's waiters in every process).
 func (s *Store) committed(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}
-	s.sequenceSoon()
-	every := uint64(max(1, min(s.feed.retention.MaxCount/4, 1000)))
-	total := s.feed.recorded.Add(uint64(n))
-	stale := time.Since(time.Unix(0, s.feed.lastPrune.Load())) > max(time.Minute, s.feed.retention.MaxAge/100)
-	if total/every != (total-uint64(n))/every || stale {
-		s.pruneInBackground()
-	}
+	s.feed.sequencer.ask(&s.background, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := s.sequence(ctx); err != nil {
+			s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
+		}
+	})
 }
 
-// sequenceSoon has the sequencer run in the background, once more after
-// this write committed: one goroutine per store runs it, again as long as
-// writes asked meanwhile.
-func (s *Store) sequenceSoon() {
-	s.feed.sequenceAgain.Store(true)
-	if !s.feed.sequencing.CompareAndSwap(false, true) {
-		return // the running one runs again for this write
+// gaveSequence runs after a sequencer run gave n changes their
+// positions, and has the feed pruned now and then. It counts positions,
+// not writes: a prune then always finds sequenced the changes it is to
+// drop, however far the sequencer lags behind the writers.
+func (s *Store) gaveSequence(n int64) {
+	every := uint64(max(1, min(s.feed.retention.MaxCount/4, 1000)))
+	total := s.feed.sequenced.Add(uint64(n))
+	stale := time.Since(time.Unix(0, s.feed.lastPrune.Load())) > max(time.Minute, s.feed.retention.MaxAge/100)
+	if total/every == (total-uint64(n))/every && !stale {
+		return
 	}
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		for {
-			time.Sleep(time.Millisecond) // let more writes join this run
-			s.feed.sequenceAgain.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if _, err := s.sequence(ctx); err != nil {
-				s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
-			}
-			cancel()
-			s.feed.sequencing.Store(false)
-			// A write that asked after the flag was cleared and before
-			// sequencing was let go would otherwise wait for the next.
-			if !s.feed.sequenceAgain.Load() || !s.feed.sequencing.CompareAndSwap(false, true) {
-				return
-			}
+	s.feed.pruner.ask(&s.background, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.Prune(ctx); err != nil {
+			s.logger.WarnContext(ctx, "postgres: pruning the change feed failed", "err", err)
 		}
-	}()
+	})
 }
 
 // feedPlans sets, for its transaction, the plans of the feed's
@@ -217,7 +210,8 @@ const feedPlans = `SELECT set_config('jit', 'off', true), set_config('enable_seq
 	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
 // sequence gives the committed changes without a position theirs, in seq
-// order, and wakes the waiters if it gave any. It reports how many.
+// order, wakes the waiters if it gave any, and reports how many (which
+// count toward the next prune, gaveSequence).
 //
 // It is one round trip, one (implicit) transaction: the advisory lock
 // that makes runs one at a time, feedPlans, then the update, whose
@@ -243,31 +237,19 @@ func (s *Store) sequence(ctx context.Context) (int64, error) {
 		var notified *string // pg_notify returns void
 		return row.Scan(&n, &notified)
 	})
-	err := s.pool.SendBatch(ctx, b).Close()
-	return n, wrap(ctx, "sequence changes", err)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, wrap(ctx, "sequence changes", err)
+	}
+	if n > 0 {
+		s.gaveSequence(n)
+	}
+	return n, nil
 }
 
 // channelName is the LISTEN/NOTIFY channel of the store's feed; channel
 // is it as an identifier.
 func (s *Store) channelName() string { return "scimkit_changes:" + s.schemaName }
 func (s *Store) channel() string     { return pgx.Identifier{s.channelName()}.Sanitize() }
-
-// pruneInBackground prunes unless a prune runs.
-func (s *Store) pruneInBackground() {
-	if !s.feed.pruning.CompareAndSwap(false, true) {
-		return
-	}
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.feed.pruning.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.Prune(ctx); err != nil {
-			s.logger.WarnContext(ctx, "postgres: pruning the change feed failed", "err", err)
-		}
-	}()
-}
 
 // Prune deletes the changes the feed's retention no longer keeps. The
 // store calls it on its own as changes are recorded; a host may call it
