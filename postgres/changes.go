@@ -27,8 +27,7 @@ var errFeedOff = errors.New("postgres: the change feed is off (WithoutChangeFeed
 // older than r.MaxAge, and all but the newest r.MaxCount, are deleted as
 // new ones are recorded (in the background, by the process whose
 // sequencer gives them positions, every few changes; Prune does it at
-// once). Zero fields keep
-// DefaultChangeMaxAge and DefaultChangeMaxCount.
+// once). Zero fields keep DefaultChangeMaxAge and DefaultChangeMaxCount.
 func WithChangeRetention(r scim.Retention) Option {
 	return func(s *Store) {
 		if r.MaxAge > 0 {
@@ -177,11 +176,11 @@ func (s *Store) committed(n int) {
 	})
 }
 
-// gaveSequence runs after a sequencer run gave n changes their
-// positions, and has the feed pruned now and then. It counts positions,
+// positionsGiven runs after a sequencer run gave n changes their
+// positions and has the feed pruned now and then. It counts positions,
 // not writes: a prune then always finds sequenced the changes it is to
 // drop, however far the sequencer lags behind the writers.
-func (s *Store) gaveSequence(n int64) {
+func (s *Store) positionsGiven(n int64) {
 	every := uint64(max(1, min(s.feed.retention.MaxCount/4, 1000)))
 	total := s.feed.sequenced.Add(uint64(n))
 	stale := time.Since(time.Unix(0, s.feed.lastPrune.Load())) > max(time.Minute, s.feed.retention.MaxAge/100)
@@ -211,7 +210,7 @@ const feedPlans = `SELECT set_config('jit', 'off', true), set_config('enable_seq
 
 // sequence gives the committed changes without a position theirs, in seq
 // order, wakes the waiters if it gave any, and reports how many (which
-// count toward the next prune, gaveSequence).
+// count toward the next prune, positionsGiven).
 //
 // It is one round trip, one (implicit) transaction: the advisory lock
 // that makes runs one at a time, feedPlans, then the update, whose
@@ -241,7 +240,7 @@ func (s *Store) sequence(ctx context.Context) (int64, error) {
 		return 0, wrap(ctx, "sequence changes", err)
 	}
 	if n > 0 {
-		s.gaveSequence(n)
+		s.positionsGiven(n)
 	}
 	return n, nil
 }
