@@ -167,13 +167,16 @@ func (s *Store) committed(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}
-	s.feed.sequencer.ask(&s.background, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := s.sequence(ctx); err != nil {
-			s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
-		}
-	})
+	s.feed.sequencer.ask(&s.background, s.sequenceInBackground)
+}
+
+// sequenceInBackground is the background sequencer's run.
+func (s *Store) sequenceInBackground() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.sequence(ctx); err != nil {
+		s.logger.WarnContext(ctx, "postgres: sequencing the change feed failed; readers will", "err", err)
+	}
 }
 
 // positionsGiven runs after a sequencer run gave n changes their
@@ -187,13 +190,16 @@ func (s *Store) positionsGiven(n int64) {
 	if total/every == (total-uint64(n))/every && !stale {
 		return
 	}
-	s.feed.pruner.ask(&s.background, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.Prune(ctx); err != nil {
-			s.logger.WarnContext(ctx, "postgres: pruning the change feed failed", "err", err)
-		}
-	})
+	s.feed.pruner.ask(&s.background, s.pruneInBackground)
+}
+
+// pruneInBackground is the background pruner's run.
+func (s *Store) pruneInBackground() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Prune(ctx); err != nil {
+		s.logger.WarnContext(ctx, "postgres: pruning the change feed failed", "err", err)
+	}
 }
 
 // feedPlans sets, for its transaction, the plans of the feed's
