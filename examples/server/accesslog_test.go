@@ -366,12 +366,10 @@ func TestResponseRecorder(t *testing.T) {
 func (p *process) terminate() error {
 	p.t.Helper()
 	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
+	case <-p.exited:
 		p.cmd = nil
-		return err
+		return p.waitErr
 	case <-time.After(30 * time.Second):
 		p.t.Fatalf("the server did not exit 30 s after SIGTERM\n%s", p.log)
 		return nil

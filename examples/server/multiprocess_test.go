@@ -43,6 +43,9 @@ type process struct {
 	url  string
 	cmd  *exec.Cmd
 	log  *strings.Builder
+
+	exited  <-chan struct{} // closed once cmd has exited
+	waitErr error           // cmd's exit, once exited is closed
 }
 
 func freeAddr(t *testing.T) string {
@@ -53,48 +56,81 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// startProcess starts the example server on a free address. An address
+// free when picked may be taken before the child binds it (tests start
+// servers in parallel): then it picks another.
 func startProcess(t *testing.T, token string, args ...string) *process {
 	t.Helper()
-	addr := freeAddr(t)
-	p := &process{
-		t:    t,
-		args: append([]string{"-addr", addr}, args...),
-		env:  append(os.Environ(), childEnv+"=1", "SCIM_TOKEN="+token),
-		url:  "http://" + addr + "/scim/v2",
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		p := &process{
+			t:    t,
+			args: append([]string{"-addr", addr}, args...),
+			env:  append(os.Environ(), childEnv+"=1", "SCIM_TOKEN="+token),
+			url:  "http://" + addr + "/scim/v2",
+		}
+		if p.tryStart() {
+			t.Cleanup(p.kill)
+			return p
+		}
+		if !strings.Contains(p.log.String(), "address already in use") || attempt == 5 {
+			t.Fatalf("the server at %s did not start\n%s", p.url, p.log)
+		}
 	}
-	p.start()
-	t.Cleanup(p.kill)
-	return p
 }
 
+// start starts the process again, on its address.
 func (p *process) start() {
+	p.t.Helper()
+	if !p.tryStart() {
+		p.t.Fatalf("the server at %s did not start\n%s", p.url, p.log)
+	}
+}
+
+// tryStart starts the process and reports whether it serves: its own log
+// says it listens (an answer alone could come from another test's server
+// on the address), and SCIM answers. A process that exits or does not
+// serve within 20 s is a failure.
+func (p *process) tryStart() bool {
 	p.t.Helper()
 	p.cmd = exec.Command(os.Args[0], p.args...)
 	p.cmd.Env = p.env
 	p.log = &strings.Builder{}
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, &syncWriter{w: p.log}
+	log := &syncWriter{w: p.log}
+	p.cmd.Stdout, p.cmd.Stderr = io.Discard, log
 	require.NoError(p.t, p.cmd.Start())
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	exited := make(chan struct{})
+	p.exited = exited
+	go func(cmd *exec.Cmd) {
+		p.waitErr = cmd.Wait()
+		close(exited)
+	}(p.cmd)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if !strings.Contains(log.String(), "serving SCIM") {
+			continue
+		}
 		resp, err := http.Get(p.url + "/ServiceProviderConfig")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("the server at %s did not start: %v\n%s", p.url, err, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	p.kill()
+	return false
 }
 
 // kill ends the process at once, as a crash or an OOM kill would.
 func (p *process) kill() {
 	if p.cmd != nil && p.cmd.Process != nil {
 		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+		<-p.exited
 	}
 }
 
@@ -107,6 +143,12 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.w)
 }
 
 // client sends SCIM requests with the token.
