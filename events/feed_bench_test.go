@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +51,9 @@ func benchStores(b *testing.B) map[string]func(b *testing.B, feed bool) benchSto
 		out["postgres"] = func(b *testing.B, feed bool) benchStore {
 			schema := benchSchema(b, pool)
 			opts := []postgres.Option{postgres.WithSchema(schema)}
+			if *sequencerInterval >= 0 {
+				opts = append(opts, postgres.WithSequencerInterval(*sequencerInterval))
+			}
 			if !feed {
 				opts = append(opts, postgres.WithoutChangeFeed())
 			}
@@ -79,6 +84,8 @@ func benchUser(prefix string) *scim.Resource {
 		Unique:     []scim.UniqueKey{{Attribute: "userName", Value: id}}}
 }
 
+var sequencerInterval = flag.Duration("feed.sequencer", -1, "PostgreSQL's WithSequencerInterval in the feed's benchmarks (default: the store's)")
+
 var feedRounds = flag.Int("feed.rounds", 1, "interleaved rounds of BenchmarkFeedCost (feed off, on, on, off, off, on, …)")
 
 // BenchmarkFeedCost compares writes with the feed on and off, in
@@ -87,11 +94,17 @@ var feedRounds = flag.Int("feed.rounds", 1, "interleaved rounds of BenchmarkFeed
 // a 10,000-member Group; and the same on the store alone (create,
 // member), where the feed's share is larger. Run it with a fixed count
 // (-benchtime 4000x on PostgreSQL, 100000x on memory) so that each round
-// writes into a store of the same size. Every other round runs the feed on
-// first: the first run of a round set pays for warming the database, and
-// would otherwise always be the feed-off one.
+// writes into a store of the same size. A warm-up run comes first, and
+// every other round runs the feed on first: the first of a pair runs
+// slower (some 10% here), so compare the geometric mean of the rounds'
+// ratios, which cancels that, not one round. A run with the feed on ends
+// once every change it made has its position (Head), so that a sequencer
+// that leaves work for later is charged for it. cpu-µs/op is the whole
+// machine's CPU time per write (Linux): on a machine the database and the
+// load share, it shows whether the cost is work or waiting.
 func BenchmarkFeedCost(b *testing.B) {
 	for name, newStore := range benchStores(b) {
+		warmUp(b, newStore)
 		for _, op := range []string{"POST", "PATCH", "create", "member"} {
 			for round := range *feedRounds {
 				order := []bool{false, true}
@@ -115,6 +128,7 @@ func BenchmarkFeedCost(b *testing.B) {
 							}
 						}
 						b.SetParallelism(8)
+						cpu := startCPU()
 						b.ResetTimer()
 						b.RunParallel(func(pb *testing.PB) {
 							p, _ := s.Store.(scim.MembershipPatcher)
@@ -159,11 +173,43 @@ func BenchmarkFeedCost(b *testing.B) {
 								}
 							}
 						})
+						// The writes' cost includes their changes' positions:
+						// whatever a sequencer left for later is given now.
+						if f, ok := s.Store.(scim.ChangeFeed); ok && feed {
+							if _, err := f.Head(ctx); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.StopTimer()
+						cpu.report(b)
 					})
 				}
 			}
 		}
 	}
+}
+
+// warmUp writes to a throwaway store from as many goroutines as a round
+// runs, so that no round pays for what the first one would alone: the
+// database pool's connections, their caches, the process's heap.
+func warmUp(b *testing.B, newStore func(b *testing.B, feed bool) benchStore) {
+	b.Run("warmup", func(b *testing.B) {
+		s := newStore(b, true)
+		var wg sync.WaitGroup
+		for range 8 * runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 50 {
+					if _, err := s.Create(context.Background(), benchUser("w")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	})
 }
 
 // serve has h answer r, as the identity provider, and checks its status.
@@ -380,4 +426,46 @@ func benchSchema(b *testing.B, pool *pgxpool.Pool) string {
 		_, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
 	})
 	return name
+}
+
+// machineCPU measures the CPU time the whole machine spends (this process,
+// the database's, anything else), from /proc/stat on Linux: on a machine
+// whose cores the database and the load share, the cost of a write shows
+// steadier there than in its throughput.
+type machineCPU struct{ start time.Duration }
+
+func startCPU() machineCPU { return machineCPU{busyCPU()} }
+
+// report adds the machine's CPU time per operation since start to b's
+// results, where /proc/stat can be read.
+func (m machineCPU) report(b *testing.B) {
+	if end := busyCPU(); m.start > 0 && end > m.start {
+		b.ReportMetric(float64((end-m.start).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+}
+
+// busyCPU is the machine's CPU time not idle nor waiting for I/O since
+// boot, or 0 where /proc/stat cannot be read.
+func busyCPU() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	if len(fields) < 8 || fields[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, f := range fields[1:8] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ is 100 on Linux
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/scimkit/scim"
 )
 
-// The change feed's defaults (WithChangeRetention).
+// The change feed's defaults (WithChangeRetention, WithSequencerInterval).
 const (
-	DefaultChangeMaxCount = 1_000_000
-	DefaultChangeMaxAge   = 7 * 24 * time.Hour
-	defaultChangePage     = 1000
+	DefaultChangeMaxCount    = 1_000_000
+	DefaultChangeMaxAge      = 7 * 24 * time.Hour
+	DefaultSequencerInterval = 50 * time.Millisecond
+	defaultChangePage        = 1000
 )
 
 // errFeedOff is the error of reading a store made WithoutChangeFeed.
@@ -39,6 +40,23 @@ func WithChangeRetention(r scim.Retention) Option {
 	}
 }
 
+// WithSequencerInterval sets the least time between the starts of two
+// background runs of the sequencer, which gives committed changes their
+// positions and wakes the readers waiting for them (WaitChanges, in every
+// process). The first write after a quiet interval is sequenced a
+// millisecond after its commit; under a steady load, a waiting reader
+// learns of new changes up to d later. A reader that reads (Changes)
+// while changes wait for a position gives them theirs at once, so a
+// consumer that keeps up under load does not trail by d.
+//
+// The trade: every run costs the same round trip and transaction however
+// few changes it sequences, so runs far apart cost writers less (README,
+// "What it costs"). Zero runs the sequencer as soon as the last run ends.
+// The default is DefaultSequencerInterval.
+func WithSequencerInterval(d time.Duration) Option {
+	return func(s *Store) { s.feed.sequencer.every = max(d, 0) }
+}
+
 // WithoutChangeFeed turns the change feed off: writes record nothing (and
 // cost a statement less), and reading the feed is an error.
 func WithoutChangeFeed() Option {
@@ -50,7 +68,7 @@ type feed struct {
 	off       bool
 	retention scim.Retention
 
-	sequencer rerun         // runs sequence a millisecond after writes commit
+	sequencer rerun         // runs sequence after writes commit, paced (WithSequencerInterval)
 	pruner    rerun         // runs Prune after sequencer runs
 	sequenced atomic.Uint64 // positions this process's sequencer runs gave, for pruning
 	lastPrune atomic.Int64  // unix nanoseconds of the last prune
@@ -59,7 +77,8 @@ type feed struct {
 func newFeed() feed {
 	return feed{
 		retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount},
-		sequencer: rerun{delay: time.Millisecond}, // lets more writes join a run
+		// The delay lets the writes of that millisecond join a run.
+		sequencer: rerun{delay: time.Millisecond, every: DefaultSequencerInterval},
 	}
 }
 
@@ -88,10 +107,10 @@ func (s *Store) Close() {
 // is visible to the sequencer the earlier is too.
 //
 // The sequencer runs in the background of the process that wrote, a
-// millisecond after its commit (one run for the writes of that
-// millisecond), and sends the NOTIFY that wakes waiters; readers run it
-// when they find committed changes without a position (say, when the
-// process that wrote them died first).
+// millisecond after its commit and at most once an interval (one run for
+// the writes of that time: WithSequencerInterval), and sends the NOTIFY
+// that wakes waiters; readers run it when they find committed changes
+// without a position (say, when the process that wrote them died first).
 
 // changeColumns are the columns a change's row is written with, after
 // tenant and before version.

@@ -11,7 +11,9 @@ import (
 // after it, and the requests made meanwhile share that run.
 type rerun struct {
 	delay          time.Duration // before each run, for more requests to join it
+	every          time.Duration // at least this long from one run's start to the next's
 	running, again atomic.Bool
+	lastStart      time.Time // only the goroutine that set running touches it
 }
 
 // ask has job run in a goroutine tracked by wg: now (after the delay),
@@ -25,7 +27,8 @@ func (r *rerun) ask(wg *sync.WaitGroup, job func()) {
 	go func() {
 		defer wg.Done()
 		for {
-			time.Sleep(r.delay)
+			time.Sleep(max(r.delay, time.Until(r.lastStart.Add(r.every))))
+			r.lastStart = time.Now()
 			r.again.Store(false)
 			job()
 			r.running.Store(false)

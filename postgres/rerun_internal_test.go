@@ -4,8 +4,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRerunLosesNoRequest asks for a job while it runs: each request made
@@ -50,5 +52,33 @@ func TestRerunLosesNoRequest(t *testing.T) {
 			assert.Equal(t, tt.wantRuns, runs.Load(), "runs")
 			assert.False(t, overlapped.Load(), "two runs at once")
 		})
+	}
+}
+
+// TestRerunPaces asks for a job again right after each run: no run starts
+// sooner than every after the one before, however soon it is asked for.
+func TestRerunPaces(t *testing.T) {
+	const every = 30 * time.Millisecond
+	r := rerun{delay: time.Millisecond, every: every}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		starts []time.Time
+	)
+	var job func()
+	job = func() {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		n := len(starts)
+		mu.Unlock()
+		if n < 4 {
+			r.ask(&wg, job) // a request made during the run
+		}
+	}
+	r.ask(&wg, job)
+	wg.Wait()
+	require.Len(t, starts, 4)
+	for i := 1; i < len(starts); i++ {
+		assert.GreaterOrEqual(t, starts[i].Sub(starts[i-1]), every, "run %d started too soon after the one before", i+1)
 	}
 }
