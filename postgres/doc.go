@@ -16,10 +16,10 @@
 // Options: WithSchema (the PostgreSQL schema of the tables, default
 // "scim", created if missing, always quoted), WithFallbackLimit (see
 // below), WithClock, WithLogger, WithChangeRetention, WithSequencerInterval
-// and WithoutChangeFeed (the change feed, changes.go), and WithTxHook (the host's code in every
-// write's transaction, txhooks.go). The store keeps no state but the pool
-// (and its feed's background work, which Close waits for): any number of
-// Stores and processes may share a schema.
+// and WithoutChangeFeed (the change feed, changes.go), and WithTxHook (the
+// host's code in every write's transaction, txhooks.go). The store keeps
+// no state but the pool (and its feed's background work, which Close
+// waits for): any number of Stores and processes may share a schema.
 //
 // # Migrations
 //
