@@ -37,6 +37,11 @@ type benchStore struct {
 	// one's may be off), so the planner uses the primary key and no round
 	// pays for the setup's dead rows.
 	settle func(b *testing.B)
+	// reader is the store a consumer follows it through: on PostgreSQL,
+	// a second Store on the same schema with a pool of its own, as a host
+	// gives its consumers, so that they do not queue for a connection
+	// behind the requests' writes.
+	reader scim.Store
 }
 
 // benchStores makes the stores the feed's benchmarks compare: each with
@@ -45,12 +50,15 @@ func benchStores(b *testing.B) map[string]func(b *testing.B, feed bool) benchSto
 	out := map[string]func(b *testing.B, feed bool) benchStore{
 		"memstore": func(b *testing.B, feed bool) benchStore {
 			if feed {
-				return benchStore{memstore.New(), func(*testing.B) {}}
+				s := memstore.New()
+				return benchStore{s, func(*testing.B) {}, s}
 			}
-			return benchStore{memstore.New(memstore.WithoutChangeFeed()), func(*testing.B) {}}
+			s := memstore.New(memstore.WithoutChangeFeed())
+			return benchStore{s, func(*testing.B) {}, s}
 		},
 	}
-	if pool := benchPool(b); pool != nil {
+	if pool := benchPool(b, 20); pool != nil {
+		readers := benchPool(b, 4)
 		out["postgres"] = func(b *testing.B, feed bool) benchStore {
 			schema := benchSchema(b, pool)
 			opts := []postgres.Option{postgres.WithSchema(schema)}
@@ -65,6 +73,13 @@ func benchStores(b *testing.B) map[string]func(b *testing.B, feed bool) benchSto
 				b.Fatal(err)
 			}
 			b.Cleanup(s.Close)
+			reader := s
+			if feed {
+				if reader, err = postgres.New(context.Background(), readers, opts...); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(reader.Close)
+			}
 			return benchStore{s, func(b *testing.B) {
 				ctx := context.Background()
 				if feed {
@@ -85,7 +100,7 @@ func benchStores(b *testing.B) map[string]func(b *testing.B, feed bool) benchSto
 				if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
 					b.Logf("CHECKPOINT skipped: %v", err)
 				}
-			}}
+			}, reader}
 		}
 	}
 	return out
@@ -113,12 +128,13 @@ var feedRounds = flag.Int("feed.rounds", 1, "interleaved rounds of BenchmarkFeed
 // (-benchtime 4000x on PostgreSQL, 100000x on memory) so that each round
 // writes into a store of the same size. A warm-up run comes first, and
 // every other round runs the feed on first: the first of a pair runs
-// slower (some 10% here), so the benchmark prints the geometric mean of the
-// rounds' on/off ratios, which cancels that: read it, not one round. A run with the feed on ends
-// once every change it made has its position (Head), so that a sequencer
-// that leaves work for later is charged for it. cpu-µs/op is the whole
-// machine's CPU time per write (Linux): on a machine the database and the
-// load share, it shows whether the cost is work or waiting.
+// slower (some 10% here), so the benchmark prints the geometric mean of
+// the rounds' on/off ratios, which cancels that: read it, not one round.
+// A run with the feed on ends once every change it made has its position
+// (Head), so that a sequencer that leaves work for later is charged for
+// it. cpu-µs/op is the whole machine's CPU time per write (Linux): on a
+// machine the database and the load share, it shows whether the cost is
+// work or waiting.
 func BenchmarkFeedCost(b *testing.B) {
 	for name, newStore := range benchStores(b) {
 		warmUp(b, newStore)
@@ -328,7 +344,8 @@ func BenchmarkChangesRead(b *testing.B) {
 }
 
 // BenchmarkConsumerLag has 64 writers create Users for a second while a
-// consumer follows, and reports the consumer's lag (from the change's
+// consumer follows (on PostgreSQL through a pool of its own: see
+// benchStore.reader), and reports the consumer's lag (from the change's
 // record to its Handle) at the median and the 99th percentile.
 func BenchmarkConsumerLag(b *testing.B) {
 	for name, newStore := range benchStores(b) {
@@ -340,7 +357,7 @@ func BenchmarkConsumerLag(b *testing.B) {
 					lags []time.Duration
 				)
 				ctx, cancel := context.WithCancel(context.Background())
-				c := &events.Consumer{Name: "lag", Store: s.Store, Logger: quiet, Handle: func(_ context.Context, ch scim.Change) error {
+				c := &events.Consumer{Name: "lag", Store: s.reader, Logger: quiet, Handle: func(_ context.Context, ch scim.Change) error {
 					mu.Lock()
 					lags = append(lags, time.Since(ch.Time))
 					mu.Unlock()
@@ -392,7 +409,7 @@ func BenchmarkConsumerLag(b *testing.B) {
 // 11,000 (retention of 1,000). Run it with a fixed count (-benchtime 3x):
 // each iteration first writes its 11,000 changes, untimed.
 func BenchmarkPrune(b *testing.B) {
-	pool := benchPool(b)
+	pool := benchPool(b, 20)
 	if pool == nil {
 		b.Skip("SCIM_POSTGRES_DSN is not set")
 	}
@@ -425,8 +442,9 @@ func BenchmarkPrune(b *testing.B) {
 	}
 }
 
-// benchPool is a pool on SCIM_POSTGRES_DSN, nil without it.
-func benchPool(b *testing.B) *pgxpool.Pool {
+// benchPool is a pool of conns connections on SCIM_POSTGRES_DSN, nil
+// without it.
+func benchPool(b *testing.B, size int32) *pgxpool.Pool {
 	dsn := os.Getenv("SCIM_POSTGRES_DSN")
 	if dsn == "" {
 		return nil
@@ -435,7 +453,7 @@ func benchPool(b *testing.B) *pgxpool.Pool {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns = 20
+	cfg.MaxConns = size
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
