@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,8 @@ type feed struct {
 	pruner    rerun         // runs Prune after sequencer runs
 	sequenced atomic.Uint64 // positions this process's sequencer runs gave, for pruning
 	lastPrune atomic.Int64  // unix nanoseconds of the last prune
+	closing   chan struct{} // closed by Close: background runs start at once
+	closeOnce sync.Once
 }
 
 func newFeed() feed {
@@ -79,14 +82,17 @@ func newFeed() feed {
 		retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount},
 		// The delay lets the writes of that millisecond join a run.
 		sequencer: rerun{delay: time.Millisecond, every: DefaultSequencerInterval},
+		closing:   make(chan struct{}),
 	}
 }
 
 // Close ends the change feed's listening connection (a WaitChanges then
 // returns an error) and waits for the store's work in the background
-// (sequencing, pruning) to end. The pool stays the caller's.
+// (sequencing, pruning) to end: a run the sequencer's interval holds back
+// runs at once. The pool stays the caller's.
 func (s *Store) Close() {
 	s.listen.close()
+	s.feed.closeOnce.Do(func() { close(s.feed.closing) })
 	s.background.Wait()
 }
 
@@ -186,7 +192,7 @@ func (s *Store) committed(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}
-	s.feed.sequencer.ask(&s.background, s.sequenceInBackground)
+	s.feed.sequencer.ask(&s.background, s.feed.closing, s.sequenceInBackground)
 }
 
 // sequenceInBackground is the background sequencer's run.
@@ -209,7 +215,7 @@ func (s *Store) positionsGiven(n int64) {
 	if total/every == (total-uint64(n))/every && !stale {
 		return
 	}
-	s.feed.pruner.ask(&s.background, s.pruneInBackground)
+	s.feed.pruner.ask(&s.background, s.feed.closing, s.pruneInBackground)
 }
 
 // pruneInBackground is the background pruner's run.

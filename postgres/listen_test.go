@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimkit/scim"
+	"github.com/scimkit/scim/postgres"
 )
 
 // TestWaitersShareOneConnection: the store's waiters hold one connection
@@ -66,4 +68,37 @@ func TestWaitersShareOneConnection(t *testing.T) {
 	}
 	assert.Eventually(t, func() bool { return pool.Stat().AcquiredConns() == 0 }, 5*time.Second, 10*time.Millisecond,
 		"Close gives the listening connection up")
+}
+
+// TestCloseRunsTheHeldBackSequencer gives the sequencer an interval of an
+// hour: Close does not wait it out, but runs the held-back run at once,
+// so that the store's committed changes leave with their positions.
+func TestCloseRunsTheHeldBackSequencer(t *testing.T) {
+	pool := testPool(t)
+	schema := freshSchema(t, pool)
+	ctx := context.Background()
+	s, err := postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithSequencerInterval(time.Hour))
+	require.NoError(t, err)
+	unsequenced := func() int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "changes"}.Sanitize()+" WHERE pos IS NULL").Scan(&n))
+		return n
+	}
+	_, err = s.Create(ctx, user("u1", "one"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return unsequenced() == 0 }, 10*time.Second, 5*time.Millisecond,
+		"the first write after a quiet interval is sequenced at once")
+	_, err = s.Create(ctx, user("u2", "two"))
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	require.Equal(t, 1, unsequenced(), "the second write's run waits for the interval")
+
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for the sequencer's interval")
+	}
+	assert.Equal(t, 0, unsequenced(), "Close ran the held-back sequencer run")
 }

@@ -17,8 +17,9 @@ type rerun struct {
 }
 
 // ask has job run in a goroutine tracked by wg: now (after the delay),
-// or once the run under way ends.
-func (r *rerun) ask(wg *sync.WaitGroup, job func()) {
+// or once the run under way ends. Once hurry is closed, runs start without
+// waiting, so that a Close need not wait out the pacing.
+func (r *rerun) ask(wg *sync.WaitGroup, hurry <-chan struct{}, job func()) {
 	r.again.Store(true)
 	if !r.running.CompareAndSwap(false, true) {
 		return // the run under way runs again
@@ -27,7 +28,12 @@ func (r *rerun) ask(wg *sync.WaitGroup, job func()) {
 	go func() {
 		defer wg.Done()
 		for {
-			time.Sleep(max(r.delay, time.Until(r.lastStart.Add(r.every))))
+			wait := time.NewTimer(max(r.delay, time.Until(r.lastStart.Add(r.every))))
+			select {
+			case <-wait.C:
+			case <-hurry:
+				wait.Stop()
+			}
 			r.lastStart = time.Now()
 			r.again.Store(false)
 			job()

@@ -42,10 +42,10 @@ func TestRerunLosesNoRequest(t *testing.T) {
 				}
 				inFlight.Add(-1)
 			}
-			r.ask(&wg, job)
+			r.ask(&wg, nil, job)
 			<-started
 			for range tt.during {
-				r.ask(&wg, job)
+				r.ask(&wg, nil, job)
 			}
 			close(release)
 			wg.Wait()
@@ -72,13 +72,38 @@ func TestRerunPaces(t *testing.T) {
 		n := len(starts)
 		mu.Unlock()
 		if n < 4 {
-			r.ask(&wg, job) // a request made during the run
+			r.ask(&wg, nil, job) // a request made during the run
 		}
 	}
-	r.ask(&wg, job)
+	r.ask(&wg, nil, job)
 	wg.Wait()
 	require.Len(t, starts, 4)
 	for i := 1; i < len(starts); i++ {
 		assert.GreaterOrEqual(t, starts[i].Sub(starts[i-1]), every, "run %d started too soon after the one before", i+1)
 	}
+}
+
+// TestRerunHurries holds a run back by a long interval, then closes
+// hurry: the run starts at once instead of waiting the interval out.
+func TestRerunHurries(t *testing.T) {
+	r := rerun{delay: time.Millisecond, every: time.Hour}
+	var (
+		wg   sync.WaitGroup
+		runs atomic.Int32
+	)
+	hurry := make(chan struct{})
+	r.ask(&wg, hurry, func() { runs.Add(1) })
+	wg.Wait() // the first run waits only the delay
+	r.ask(&wg, hurry, func() { runs.Add(1) })
+	time.Sleep(20 * time.Millisecond)
+	assert.Equal(t, int32(1), runs.Load(), "the second run waits for the interval")
+	close(hurry)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held-back run still waits for the interval after hurry closed")
+	}
+	assert.Equal(t, int32(2), runs.Load(), "the held-back run ran once hurry closed")
 }
