@@ -442,7 +442,7 @@ func BenchmarkPrune(b *testing.B) {
 	}
 }
 
-// benchPool is a pool of conns connections on SCIM_POSTGRES_DSN, nil
+// benchPool is a pool of size connections on SCIM_POSTGRES_DSN, nil
 // without it.
 func benchPool(b *testing.B, size int32) *pgxpool.Pool {
 	dsn := os.Getenv("SCIM_POSTGRES_DSN")

@@ -78,11 +78,13 @@ type feed struct {
 }
 
 func newFeed() feed {
+	closing := make(chan struct{})
 	return feed{
 		retention: scim.Retention{MaxAge: DefaultChangeMaxAge, MaxCount: DefaultChangeMaxCount},
 		// The delay lets the writes of that millisecond join a run.
-		sequencer: rerun{delay: time.Millisecond, every: DefaultSequencerInterval},
-		closing:   make(chan struct{}),
+		sequencer: rerun{delay: time.Millisecond, every: DefaultSequencerInterval, hurry: closing},
+		pruner:    rerun{hurry: closing},
+		closing:   closing,
 	}
 }
 
@@ -192,7 +194,7 @@ func (s *Store) committed(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}
-	s.feed.sequencer.ask(&s.background, s.feed.closing, s.sequenceInBackground)
+	s.feed.sequencer.ask(&s.background, s.sequenceInBackground)
 }
 
 // sequenceInBackground is the background sequencer's run.
@@ -215,7 +217,7 @@ func (s *Store) positionsGiven(n int64) {
 	if total/every == (total-uint64(n))/every && !stale {
 		return
 	}
-	s.feed.pruner.ask(&s.background, s.feed.closing, s.pruneInBackground)
+	s.feed.pruner.ask(&s.background, s.pruneInBackground)
 }
 
 // pruneInBackground is the background pruner's run.

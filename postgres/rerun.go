@@ -10,16 +10,16 @@ import (
 // while a run is under way is not lost but has the job run once more
 // after it, and the requests made meanwhile share that run.
 type rerun struct {
-	delay          time.Duration // before each run, for more requests to join it
-	every          time.Duration // at least this long from one run's start to the next's
+	delay          time.Duration   // before each run, for more requests to join it
+	every          time.Duration   // at least this long from one run's start to the next's
+	hurry          <-chan struct{} // once closed (Close), runs start without waiting
 	running, again atomic.Bool
 	lastStart      time.Time // only the goroutine that set running touches it
 }
 
 // ask has job run in a goroutine tracked by wg: now (after the delay),
-// or once the run under way ends. Once hurry is closed, runs start without
-// waiting, so that a Close need not wait out the pacing.
-func (r *rerun) ask(wg *sync.WaitGroup, hurry <-chan struct{}, job func()) {
+// or once the run under way ends.
+func (r *rerun) ask(wg *sync.WaitGroup, job func()) {
 	r.again.Store(true)
 	if !r.running.CompareAndSwap(false, true) {
 		return // the run under way runs again
@@ -31,7 +31,7 @@ func (r *rerun) ask(wg *sync.WaitGroup, hurry <-chan struct{}, job func()) {
 			wait := time.NewTimer(max(r.delay, time.Until(r.lastStart.Add(r.every))))
 			select {
 			case <-wait.C:
-			case <-hurry:
+			case <-r.hurry:
 				wait.Stop()
 			}
 			r.lastStart = time.Now()

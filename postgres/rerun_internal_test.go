@@ -42,10 +42,10 @@ func TestRerunLosesNoRequest(t *testing.T) {
 				}
 				inFlight.Add(-1)
 			}
-			r.ask(&wg, nil, job)
+			r.ask(&wg, job)
 			<-started
 			for range tt.during {
-				r.ask(&wg, nil, job)
+				r.ask(&wg, job)
 			}
 			close(release)
 			wg.Wait()
@@ -72,10 +72,10 @@ func TestRerunPaces(t *testing.T) {
 		n := len(starts)
 		mu.Unlock()
 		if n < 4 {
-			r.ask(&wg, nil, job) // a request made during the run
+			r.ask(&wg, job) // a request made during the run
 		}
 	}
-	r.ask(&wg, nil, job)
+	r.ask(&wg, job)
 	wg.Wait()
 	require.Len(t, starts, 4)
 	for i := 1; i < len(starts); i++ {
@@ -86,15 +86,15 @@ func TestRerunPaces(t *testing.T) {
 // TestRerunHurries holds a run back by a long interval, then closes
 // hurry: the run starts at once instead of waiting the interval out.
 func TestRerunHurries(t *testing.T) {
-	r := rerun{delay: time.Millisecond, every: time.Hour}
+	hurry := make(chan struct{})
+	r := rerun{delay: time.Millisecond, every: time.Hour, hurry: hurry}
 	var (
 		wg   sync.WaitGroup
 		runs atomic.Int32
 	)
-	hurry := make(chan struct{})
-	r.ask(&wg, hurry, func() { runs.Add(1) })
+	r.ask(&wg, func() { runs.Add(1) })
 	wg.Wait() // the first run waits only the delay
-	r.ask(&wg, hurry, func() { runs.Add(1) })
+	r.ask(&wg, func() { runs.Add(1) })
 	time.Sleep(20 * time.Millisecond)
 	assert.Equal(t, int32(1), runs.Load(), "the second run waits for the interval")
 	close(hurry)
