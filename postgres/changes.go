@@ -188,9 +188,9 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, tenant string, changes ..
 	return err
 }
 
-// committed runs after a write that recorded n changes committed: it has
-// them sequenced (which wakes the feed's waiters in every process).
-func (s *Store) committed(n int) {
+// sequenceSoon has the n changes a write committed sequenced (which wakes
+// the feed's waiters in every process).
+func (s *Store) sequenceSoon(n int) {
 	if s.feed.off || n == 0 {
 		return
 	}

@@ -50,6 +50,7 @@ type Store struct {
 	fallbackLimit int
 	trigram       bool // WithTrigramIndex
 	feed          feed
+	stats         stats // see stats.go
 	listen        *listener
 	background    sync.WaitGroup // see Close
 	txHooks       []TxHook
@@ -132,6 +133,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		now:           time.Now,
 		fallbackLimit: DefaultFallbackLimit,
 		feed:          newFeed(),
+		stats:         newStats(),
 		listen:        newListener(),
 	}
 	for _, o := range opts {
@@ -249,6 +251,12 @@ func (s *Store) Create(ctx context.Context, res *scim.Resource) (*scim.Resource,
 	}
 	s.committed(1)
 	return out, nil
+}
+
+// committed runs after every write commits, n the changes it recorded.
+func (s *Store) committed(n int) {
+	s.wrote()
+	s.sequenceSoon(n)
 }
 
 // querier is what insertResource needs of a pool or a transaction.
