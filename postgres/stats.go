@@ -17,14 +17,16 @@ import (
 // type, and creates slow down as the directory grows (here 3,500 a
 // second at first, under 1,000 at 16,000 Users). Autovacuum analyzes a
 // new table within a minute or so of its first rows; a server without
-// it never does. So every analyzeEvery writes, until each of its tables
-// holds statistics, the store looks for one that holds rows but has no
-// statistics and analyzes it, once per table and process. Statistics
-// taken once suffice: they tell the planner how few tenants and types
-// there are, whatever the table's size later.
+// it never does. So after firstLook writes, and each time the count
+// doubles after that, until each of its tables holds statistics, the
+// store looks for one that holds rows but has no statistics and analyzes
+// it, once per table and process. A look reads the catalog (some
+// milliseconds), so looks grow rare. Statistics taken once suffice: they
+// tell the planner how few tenants and types there are, whatever the
+// table's size later.
 
-// analyzeEvery is the number of writes between two looks.
-const analyzeEvery = 500
+// firstLook is the number of writes before the first look.
+const firstLook = 512
 
 // stats is the state of a Store's looks for tables without statistics.
 type stats struct {
@@ -36,10 +38,14 @@ type stats struct {
 
 func newStats() stats { return stats{tried: map[string]bool{}} }
 
-// wrote counts a committed write and, every analyzeEvery, has the store
-// look for tables without statistics in the background.
+// wrote counts a committed write and, at firstLook and each power of two
+// after it, has the store look for tables without statistics in the
+// background.
 func (s *Store) wrote() {
-	if s.stats.done.Load() || s.stats.writes.Add(1)%analyzeEvery != 0 {
+	if s.stats.done.Load() {
+		return
+	}
+	if n := s.stats.writes.Add(1); n < firstLook || n&(n-1) != 0 {
 		return
 	}
 	s.stats.look.ask(&s.background, s.analyzeInBackground)

@@ -53,7 +53,7 @@ func TestStatisticsForNewTables(t *testing.T) {
 	_, err = s.Create(ctx, &scim.Resource{Type: "Group", ID: "g", Attributes: map[string]any{"displayName": "g", "members": members},
 		Meta: scim.Meta{Created: time.Now(), LastModified: time.Now()}})
 	require.NoError(t, err)
-	for i := 100; i < analyzeEvery-1; i++ {
+	for i := 100; i < firstLook-1; i++ {
 		_, err := s.Create(ctx, user(i))
 		require.NoError(t, err)
 	}
