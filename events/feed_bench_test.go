@@ -415,41 +415,68 @@ func BenchmarkConsumerLag(b *testing.B) {
 	}
 }
 
-// BenchmarkPrune measures PostgreSQL's Prune dropping 10,000 changes of
-// 11,000 (retention of 1,000). Run it with a fixed count (-benchtime 3x):
-// each iteration first writes its 11,000 changes, untimed.
+// BenchmarkPrune measures PostgreSQL's Prune: once dropping 10,000
+// changes of 11,000 (retention of 1,000), each iteration first writing
+// its 11,000, untimed (run it with a fixed count, -benchtime 3x); and in
+// the steady state, a feed that keeps 50,000 dropping the 1,000 written
+// since the last prune.
 func BenchmarkPrune(b *testing.B) {
 	pool := benchPool(b, 20)
 	if pool == nil {
 		b.Skip("SCIM_POSTGRES_DSN is not set")
 	}
-	for b.Loop() {
-		b.StopTimer()
-		schema := benchSchema(b, pool)
-		s, err := postgres.New(context.Background(), pool, postgres.WithSchema(schema),
-			postgres.WithChangeRetention(scim.Retention{MaxCount: 1_000_000}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		for range 11000 {
-			if _, err := s.Create(ctx, benchUser("p")); err != nil {
+	ctx := context.Background()
+	b.Run("drop=10000/of=11000", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			schema := benchSchema(b, pool)
+			s, err := postgres.New(ctx, pool, postgres.WithSchema(schema),
+				postgres.WithChangeRetention(scim.Retention{MaxCount: 1_000_000}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			seedUsers(b, s, 11000)
+			if _, err := s.Head(ctx); err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			s, err = postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithChangeRetention(scim.Retention{MaxCount: 1000}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := s.Prune(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if _, err := s.Head(ctx); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-		s, err = postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithChangeRetention(scim.Retention{MaxCount: 1000}))
+	})
+	b.Run("drop=1000/of=51000", func(b *testing.B) {
+		// One store writes (its own prunes keep everything), another
+		// prunes to 50,000.
+		schema := benchSchema(b, pool)
+		w, err := postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithChangeRetention(scim.Retention{MaxCount: 1_000_000}))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-		if err := s.Prune(ctx); err != nil {
+		b.Cleanup(w.Close)
+		p, err := postgres.New(ctx, pool, postgres.WithSchema(schema), postgres.WithChangeRetention(scim.Retention{MaxCount: 50000}))
+		if err != nil {
 			b.Fatal(err)
 		}
-	}
+		b.Cleanup(p.Close)
+		seedUsers(b, w, 50000)
+		for b.Loop() {
+			b.StopTimer()
+			seedUsers(b, w, 1000)
+			if _, err := w.Head(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := p.Prune(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // benchPool is a pool of size connections on SCIM_POSTGRES_DSN, nil

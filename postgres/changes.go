@@ -286,17 +286,28 @@ func (s *Store) channel() string     { return pgx.Identifier{s.channelName()}.Sa
 // Prune deletes the changes the feed's retention no longer keeps. The
 // store calls it on its own as changes are recorded; a host may call it
 // from a job of its own.
+//
+// The cut costs the same however many changes the feed keeps: positions
+// are dense (each sequencer run continues from the last position given,
+// and only Prune deletes, oldest first), so all but the newest MaxCount
+// are those up to the last position minus MaxCount, and the changes
+// older than MaxAge are those before the oldest newer one, which the
+// scan from the oldest reaches after only the changes it then deletes.
+// Counting MaxCount changes back instead read every change the feed
+// keeps (up to a million) at every prune.
 func (s *Store) Prune(ctx context.Context) error {
 	if s.feed.off {
 		return errFeedOff
 	}
 	s.feed.lastPrune.Store(time.Now().UnixNano())
-	_, err := s.pool.Exec(ctx, `WITH cut AS (
+	_, err := s.pool.Exec(ctx, `WITH last AS (
+			SELECT max(pos) AS pos FROM `+s.t("changes")+`),
+		cut AS (
 			SELECT greatest(
-				(SELECT pos FROM `+s.t("changes")+` WHERE pos IS NOT NULL ORDER BY pos DESC OFFSET $1 LIMIT 1),
-				(SELECT max(pos) FROM `+s.t("changes")+` WHERE pos < coalesce(
-					(SELECT pos FROM `+s.t("changes")+` WHERE pos IS NOT NULL AND at >= $2 ORDER BY pos LIMIT 1),
-					(SELECT max(pos) + 1 FROM `+s.t("changes")+`)))) AS pos),
+				(SELECT pos FROM last) - $1::bigint,
+				coalesce(
+					(SELECT pos FROM `+s.t("changes")+` WHERE pos IS NOT NULL AND at >= $2 ORDER BY pos LIMIT 1) - 1,
+					(SELECT pos FROM last))) AS pos),
 		gone AS (
 			DELETE FROM `+s.t("changes")+` WHERE pos <= (SELECT pos FROM cut) RETURNING pos)
 		UPDATE `+s.t("changes_pruned")+` SET pos = greatest(pos, (SELECT max(pos) FROM gone))
