@@ -2,15 +2,11 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scimkit/scim"
 )
@@ -23,20 +19,9 @@ const explainRows = 100000
 // an IdP makes all the time use an index: the statements are the ones the
 // store runs.
 func TestIndexesUsed(t *testing.T) {
-	dsn := os.Getenv("SCIM_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SCIM_POSTGRES_DSN is not set: set it to a PostgreSQL DSN to run the PostgreSQL store's tests")
-	}
+	pool := internalPool(t)
+	schema := internalSchema(t, pool, "scimexplain_")
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "scimexplain_" + hex.EncodeToString(b[:])
-	defer pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	s, err := New(ctx, pool, WithSchema(schema), WithTrigramIndex())
 	if err != nil {
 		t.Fatal(err)

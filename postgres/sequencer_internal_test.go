@@ -2,15 +2,11 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/scimkit/scim"
 )
@@ -21,15 +17,7 @@ import (
 // reader shows the trap, numbers committing out of order, whenever the
 // machine's timing lets it happen.
 func TestSequencerAvoidsTheSkip(t *testing.T) {
-	dsn := os.Getenv("SCIM_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SCIM_POSTGRES_DSN is not set: set it to a PostgreSQL DSN to run the PostgreSQL store's tests")
-	}
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := internalPool(t)
 	naiveMissed := 0
 	for range 3 {
 		missed, naive := tailWhileWriting(t, pool)
@@ -44,10 +32,7 @@ func TestSequencerAvoidsTheSkip(t *testing.T) {
 // tailWhileWriting returns how many creates the feed's reader and the
 // naive reader never saw.
 func tailWhileWriting(t *testing.T, pool *pgxpool.Pool) (missed, naiveMissed int) {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "scimtest_" + hex.EncodeToString(b[:])
-	defer pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	schema := internalSchema(t, pool, "scimtest_")
 	s, err := New(context.Background(), pool, WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)

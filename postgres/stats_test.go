@@ -2,15 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/scimkit/scim"
@@ -22,18 +17,9 @@ import (
 // every key and member insert then use the primary key, not an index of
 // the tenant's whole type.
 func TestStatisticsForNewTables(t *testing.T) {
-	dsn := os.Getenv("SCIM_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SCIM_POSTGRES_DSN is not set: set it to a PostgreSQL DSN to run the PostgreSQL store's tests")
-	}
+	pool := internalPool(t)
+	schema := internalSchema(t, pool, "scimstats_")
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	defer pool.Close()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "scimstats_" + hex.EncodeToString(b[:])
-	defer pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	s, err := New(ctx, pool, WithSchema(schema))
 	require.NoError(t, err)
 
